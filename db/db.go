@@ -1,0 +1,184 @@
+// Package db opens the service's SQL database from a DATABASE_URL and applies
+// the embedded migrations of its dialect (PostgreSQL through lib/pq, SQLite
+// through the pure-Go modernc.org/sqlite driver). Both are used through sqlx.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"   // registers the "postgres" driver
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Dialect names the SQL flavour of an open database.
+type Dialect string
+
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// ErrUnsupportedURL means a database URL has a scheme Open does not accept.
+var ErrUnsupportedURL = errors.New("db: unsupported database url")
+
+// DefaultMaxOpenConns is the PostgreSQL pool size when Options.MaxOpenConns is 0.
+const DefaultMaxOpenConns = 20
+
+// sqliteMaxOpenConns bounds the SQLite pool. WAL lets readers run beside the
+// one writer, and every transaction starts with BEGIN IMMEDIATE, so writers
+// queue on busy_timeout instead of failing on a lock upgrade. A few
+// connections are enough for that, and fewer waiters queue inside SQLite.
+const sqliteMaxOpenConns = 8
+
+// sqlitePragmas run on every new pooled SQLite connection, through the DSN.
+var sqlitePragmas = []string{
+	"busy_timeout(10000)",
+	"journal_mode(WAL)",
+	"foreign_keys(1)",
+	"synchronous(NORMAL)",
+}
+
+func init() {
+	// sqlx knows "sqlite3" but not modernc's driver name "sqlite".
+	sqlx.BindDriver(string(SQLite), sqlx.QUESTION)
+}
+
+// DB is an open database and its dialect. It is safe for concurrent use.
+type DB struct {
+	*sqlx.DB
+	Dialect Dialect
+
+	logger *slog.Logger
+}
+
+// Options tune Open. The zero value is valid.
+type Options struct {
+	// MaxOpenConns bounds the PostgreSQL pool; 0 means DefaultMaxOpenConns.
+	// SQLite always uses a small fixed pool.
+	MaxOpenConns int
+	// Logger receives goose's migration progress; nil keeps Migrate quiet.
+	Logger *slog.Logger
+}
+
+// Open connects to url: "postgres://…" or "postgresql://…" use lib/pq,
+// "sqlite:PATH" uses the embedded SQLite (the folder of PATH is created).
+// It pings the database before returning. It does not migrate.
+func Open(ctx context.Context, url string) (*DB, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with options. Errors never contain the URL's password.
+func OpenWith(ctx context.Context, rawURL string, o Options) (*DB, error) {
+	d, err := openPool(rawURL, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.PingContext(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("ping %s database: %w", d.Dialect, err)
+	}
+	return d, nil
+}
+
+func openPool(rawURL string, o Options) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return openPostgres(rawURL, o)
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		return openSQLite(strings.TrimPrefix(rawURL, "sqlite:"), o)
+	default:
+		return nil, fmt.Errorf("%w: scheme of %q is not accepted; use postgres://…, postgresql://… or sqlite:PATH",
+			ErrUnsupportedURL, redact(rawURL))
+	}
+}
+
+func openPostgres(rawURL string, o Options) (*DB, error) {
+	conn, err := sqlx.Open(string(Postgres), postgresDSN(rawURL))
+	if err != nil {
+		return nil, fmt.Errorf("open postgres database: %w", err)
+	}
+	maxOpen := o.MaxOpenConns
+	if maxOpen <= 0 {
+		maxOpen = DefaultMaxOpenConns
+	}
+	conn.SetMaxOpenConns(maxOpen)
+	conn.SetMaxIdleConns(maxOpen)
+	conn.SetConnMaxLifetime(30 * time.Minute)
+	conn.SetConnMaxIdleTime(5 * time.Minute)
+	return &DB{DB: conn, Dialect: Postgres, logger: o.Logger}, nil
+}
+
+func openSQLite(path string, o Options) (*DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: sqlite: needs a file path, as in sqlite:./data/app.db", ErrUnsupportedURL)
+	}
+	file, query, _ := strings.Cut(path, "?")
+	if query != "" {
+		return nil, fmt.Errorf("%w: sqlite:PATH takes no query parameters", ErrUnsupportedURL)
+	}
+	if dir := filepath.Dir(file); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create sqlite folder: %w", err)
+		}
+	}
+
+	conn, err := sqlx.Open(string(SQLite), sqliteDSN(file))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database: %w", err)
+	}
+	conn.SetMaxOpenConns(sqliteMaxOpenConns)
+	conn.SetMaxIdleConns(sqliteMaxOpenConns)
+	conn.SetConnMaxIdleTime(0)
+	return &DB{DB: conn, Dialect: SQLite, logger: o.Logger}, nil
+}
+
+// sqliteDSN builds modernc's DSN: the pragmas, BEGIN IMMEDIATE for every
+// transaction, and the time format that round-trips time.Time through
+// TIMESTAMP columns. _timezone=UTC converts times to UTC before writing and
+// after reading, so stored times sort as text in time order.
+func sqliteDSN(file string) string {
+	q := url.Values{}
+	for _, p := range sqlitePragmas {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	q.Set("_timezone", "UTC")
+	return "file:" + file + "?" + q.Encode()
+}
+
+// postgresDSN sets the session time zone to UTC unless the URL names one,
+// so TIMESTAMPTZ values scan as UTC times whatever the server's default is.
+func postgresDSN(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL // lib/pq reports the parse error without the password
+	}
+	q := u.Query()
+	if q.Get("timezone") == "" {
+		q.Set("timezone", "UTC")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// redact hides the password of a URL for error messages.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		if err != nil {
+			return "(unparsable url)"
+		}
+		return rawURL
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,217 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/wintro/teams-messaging/vault"
+)
+
+// Reasons the callback reports to the SPA in teams=error&reason=….
+const (
+	ReasonInvalidState          = "invalid_state"
+	ReasonExpiredState          = "expired_state"
+	ReasonCancelled             = "cancelled"
+	ReasonConsentDeclined       = "consent_declined"
+	ReasonAdminApprovalRequired = "admin_approval_required"
+	ReasonSignInInterrupted     = "sign_in_interrupted"
+	ReasonMicrosoftUnavailable  = "microsoft_unavailable"
+	ReasonExchangeFailed        = "exchange_failed"
+	ReasonAccountUnreadable     = "account_unreadable"
+	ReasonInternal              = "internal_error"
+)
+
+// callbackError is a failed callback: the reason shown to the SPA, the
+// message recorded on the integration, and the cause for the log.
+type callbackError struct {
+	reason  string
+	message string
+	pending bool // the organization must approve the app
+	cause   error
+}
+
+func (e *callbackError) Error() string {
+	if e.cause == nil {
+		return e.reason
+	}
+	return e.reason + ": " + e.cause.Error()
+}
+
+// CallbackHandler returns the handler of GET /oauth/callback. It consumes the
+// state before anything else, so an unknown, replayed or expired state never
+// reaches Microsoft's token endpoint, and always ends with a 302 to the app.
+func (s *Service) CallbackHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		target := s.handleCallback(r.Context(), r.URL.Query())
+		http.Redirect(w, r, target, http.StatusFound)
+	})
+}
+
+// handleCallback runs the callback and returns the app URL to redirect to.
+func (s *Service) handleCallback(ctx context.Context, q url.Values) string {
+	if strings.HasPrefix(q.Get("state"), adminStatePrefix) {
+		return s.handleAdminConsent(ctx, q)
+	}
+	req, cbErr := s.consumeState(ctx, q.Get("state"))
+	if cbErr != nil {
+		s.log.WarnContext(ctx, "oauth callback rejected", "reason", cbErr.reason, "error", cbErr.cause)
+		return s.appRedirect("/", url.Values{"teams": {"error"}, "reason": {cbErr.reason}})
+	}
+
+	err := s.completeConnect(ctx, req, q)
+	if err == nil {
+		s.log.InfoContext(ctx, "teams connected", "recruiter_id", req.RecruiterID)
+		return s.appRedirect(req.ReturnTo, url.Values{"teams": {"connected"}})
+	}
+
+	var ce *callbackError
+	if !errors.As(err, &ce) {
+		ce = &callbackError{reason: ReasonInternal, message: "Connecting failed because of an error on Wintro's side. Try again in a moment.", cause: err}
+	}
+	s.log.WarnContext(ctx, "teams connect failed", "recruiter_id", req.RecruiterID, "reason", ce.reason, "error", ce.cause)
+	if err := s.store.RecordConnectError(ctx, req.RecruiterID, req.OrgID, ce.reason, ce.message, ce.pending); err != nil {
+		s.log.ErrorContext(ctx, "record connect error", "recruiter_id", req.RecruiterID, "error", err)
+	}
+	return s.appRedirect(req.ReturnTo, url.Values{"teams": {"error"}, "reason": {ce.reason}})
+}
+
+// consumeState looks the state up and deletes it in one step, so it works once.
+func (s *Service) consumeState(ctx context.Context, state string) (*vault.ConnectRequest, *callbackError) {
+	if state == "" {
+		return nil, &callbackError{reason: ReasonInvalidState, cause: errors.New("no state parameter")}
+	}
+	req, err := s.store.ConsumeConnectRequest(ctx, hashState(state))
+	if errors.Is(err, vault.ErrNotFound) {
+		return nil, &callbackError{reason: ReasonInvalidState, cause: errors.New("unknown or already used state")}
+	}
+	if err != nil {
+		return nil, &callbackError{reason: ReasonInternal, cause: fmt.Errorf("consume state: %w", err)}
+	}
+	if !s.cfg.Now().Before(req.ExpiresAt) {
+		return nil, &callbackError{reason: ReasonExpiredState, cause: errors.New("state expired")}
+	}
+	return req, nil
+}
+
+// completeConnect handles an error redirect, or exchanges the code and
+// stores the connection.
+func (s *Service) completeConnect(ctx context.Context, req *vault.ConnectRequest, q url.Values) error {
+	if q.Get("error") != "" {
+		return classifyAuthorizeError(q.Get("error"), q.Get("error_subcode"), q.Get("error_description"))
+	}
+	code := q.Get("code")
+	if code == "" {
+		return &callbackError{reason: ReasonExchangeFailed, message: "Microsoft sent no authorization code. Try connecting again.", cause: errors.New("callback without code or error")}
+	}
+
+	tok, err := s.exchange(ctx, code, req.Verifier)
+	if err != nil {
+		return err
+	}
+	account, err := s.accountFromIDToken(tok)
+	if err != nil {
+		return &callbackError{reason: ReasonAccountUnreadable, message: "Microsoft did not say which account signed in. Try connecting again.", cause: err}
+	}
+
+	conn := &vault.Connection{
+		RecruiterID:   req.RecruiterID,
+		OrgID:         req.OrgID,
+		AccountID:     account.ID,
+		TenantID:      account.TenantID,
+		Email:         account.Email,
+		DisplayName:   account.DisplayName,
+		GrantedScopes: NormalizeScopes(scopeOf(tok)),
+	}
+	if err := s.store.SaveConnected(ctx, conn, s.tokensOf(tok)); err != nil {
+		return fmt.Errorf("save connection: %w", err)
+	}
+	return nil
+}
+
+// exchange redeems the authorization code with the request's own PKCE
+// verifier. The scope is sent because Microsoft rejects an empty one (AADSTS28003).
+func (s *Service) exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.TokenTimeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient)
+
+	tok, err := s.oauth.Exchange(ctx, code,
+		oauth2.VerifierOption(verifier),
+		oauth2.SetAuthURLParam("scope", strings.Join(requestedScopes(), " ")))
+	if err == nil {
+		return tok, nil
+	}
+
+	err = tokenErrorFrom(err)
+	var te *TokenError
+	if errors.As(err, &te) && (te.Code == "consent_required" || te.HasCode(65001)) {
+		return nil, &callbackError{reason: ReasonAdminApprovalRequired, message: msgAdminApproval, pending: true, cause: err}
+	}
+	if kind, _ := classifyRefreshError(err); kind == failureTransient {
+		return nil, &callbackError{reason: ReasonMicrosoftUnavailable, message: msgUnavailable, cause: err}
+	}
+	return nil, &callbackError{reason: ReasonExchangeFailed, message: "Microsoft did not accept the sign-in. Try connecting again.", cause: err}
+}
+
+func scopeOf(tok *oauth2.Token) string {
+	if s, ok := tok.Extra("scope").(string); ok {
+		return s
+	}
+	return ""
+}
+
+// tokensOf converts a token response with the injected clock (oauth2's own
+// Expiry uses the wall clock), assuming a short lifetime when
+// Microsoft gave no expires_in instead of treating the token as eternal.
+func (s *Service) tokensOf(tok *oauth2.Token) vault.Tokens {
+	lifetime, ok := expiresIn(tok.Extra("expires_in"))
+	if !ok {
+		lifetime = missingExpiresIn
+	}
+	expiry := s.cfg.Now().Add(lifetime).UTC()
+	return vault.Tokens{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, AccessExpiresAt: expiry}
+}
+
+// expiresIn reads expires_in, which Microsoft sends as a number and some
+// servers as a string of digits.
+func expiresIn(v any) (time.Duration, bool) {
+	var seconds float64
+	switch x := v.(type) {
+	case float64:
+		seconds = x
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil {
+			return 0, false
+		}
+		seconds = f
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil {
+			return 0, false
+		}
+		seconds = f
+	default:
+		return 0, false
+	}
+	if seconds <= 0 {
+		return 0, false
+	}
+	return time.Duration(seconds * float64(time.Second)), true
+}

@@ -1,0 +1,133 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/oauth2"
+
+	"github.com/wintro/teams-messaging/identity"
+	"github.com/wintro/teams-messaging/vault"
+)
+
+// maxReturnToLength bounds the returnTo path kept with a connect request.
+const maxReturnToLength = 512
+
+// Kinds of connect requests.
+const (
+	kindConnect      = "connect"
+)
+
+// ConnectStart is the outcome of StartConnect.
+type ConnectStart struct {
+	AuthorizationURL string
+	ExpiresAt        time.Time
+}
+
+// StartConnect stores a connect request for the recruiter (hashed random
+// state, sealed PKCE verifier, returnTo, 10-minute expiry) and returns the
+// Microsoft authorization URL the browser must open. returnTo must be a
+// path on the app URL; an empty one means "/".
+func (s *Service) StartConnect(ctx context.Context, r identity.Recruiter, returnTo string) (*ConnectStart, error) {
+	path, err := s.cleanReturnTo(returnTo)
+	if err != nil {
+		return nil, err
+	}
+
+	state, err := randomToken()
+	if err != nil {
+		return nil, fmt.Errorf("generate state: %w", err)
+	}
+	verifier := oauth2.GenerateVerifier()
+	now := s.cfg.Now()
+	req := vault.ConnectRequest{
+		StateHash:   hashState(state),
+		Kind:        kindConnect,
+		RecruiterID: r.ID,
+		OrgID:       r.OrgID,
+		Verifier:    verifier,
+		ReturnTo:    path,
+		ExpiresAt:   now.Add(s.cfg.ConnectRequestTTL),
+		CreatedAt:   now,
+	}
+	if err := s.store.CreateConnectRequest(ctx, req); err != nil {
+		return nil, fmt.Errorf("store connect request: %w", err)
+	}
+
+	opts := []oauth2.AuthCodeOption{
+		oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("response_mode", "query"),
+	}
+	if r.Email != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", r.Email))
+	}
+	return &ConnectStart{AuthorizationURL: s.oauth.AuthCodeURL(state, opts...), ExpiresAt: req.ExpiresAt}, nil
+}
+
+// cleanReturnTo accepts only an absolute path on the app's origin: no scheme,
+// no host, no scheme-relative "//", no backslash, no control characters, and
+// no percent-encoded form of those either.
+func (s *Service) cleanReturnTo(raw string) (string, error) {
+	if raw == "" {
+		return "/", nil
+	}
+	reject := func(why string) (string, error) {
+		return "", &InputError{Field: "returnTo", Message: "must be a path in the Wintro app such as /settings/communication: " + why}
+	}
+	if len(raw) > maxReturnToLength {
+		return reject(fmt.Sprintf("longer than %d characters", maxReturnToLength))
+	}
+	decoded, err := url.PathUnescape(raw)
+	if err != nil {
+		return reject("invalid percent-encoding")
+	}
+	for _, candidate := range []string{raw, decoded} {
+		if !strings.HasPrefix(candidate, "/") || strings.HasPrefix(candidate, "//") {
+			return reject("it must start with a single /")
+		}
+		if strings.ContainsAny(candidate, "\\") || strings.IndexFunc(candidate, unicode.IsControl) >= 0 {
+			return reject("it contains a backslash or a control character")
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return reject("it names another site")
+	}
+	return raw, nil
+}
+
+// appRedirect builds the SPA URL the callback sends the browser to.
+func (s *Service) appRedirect(returnTo string, params url.Values) string {
+	u := *s.appURL
+	path, query, _ := strings.Cut(returnTo, "?")
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	q, _ := url.ParseQuery(query)
+	for k, vs := range params {
+		q[k] = vs
+	}
+	u.RawQuery = q.Encode()
+	u.Fragment = ""
+	return u.String()
+}
+
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// hashState is what the database keeps of a state: a leaked row cannot be
+// replayed as a callback.
+func hashState(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
