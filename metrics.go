@@ -50,7 +50,7 @@ func observeOperation(ctx context.Context, next graphql.OperationHandler) graphq
 	if op.Operation != nil && op.Operation.Name != "" && len(op.Operation.Name) <= 64 {
 		name = op.Operation.Name
 	}
-	h := next(ctx, op)
+	h := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
 		code := "OK"

@@ -234,3 +234,13 @@ func migrate(ctx context.Context, getenv func(string) string) error {
 	fmt.Println("migrations applied")
 	return nil
 }
+
+// newTransport returns the HTTP transport for Microsoft: kept-alive
+// connections, enough idle ones per host for a busy replica.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	t.IdleConnTimeout = 90 * time.Second
+	return t
+}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"   // registers the "postgres" driver
+	_ "github.com/lib/pq"  // registers the "postgres" driver
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -58,6 +58,8 @@ type DB struct {
 	Dialect Dialect
 
 	logger *slog.Logger
+	// writer is SQLite's in-process write queue (see LockWrites); nil on PostgreSQL.
+	writer chan struct{}
 }
 
 // Options tune Open. The zero value is valid.
@@ -138,7 +140,27 @@ func openSQLite(path string, o Options) (*DB, error) {
 	conn.SetMaxOpenConns(sqliteMaxOpenConns)
 	conn.SetMaxIdleConns(sqliteMaxOpenConns)
 	conn.SetConnMaxIdleTime(0)
-	return &DB{DB: conn, Dialect: SQLite, logger: o.Logger}, nil
+	return &DB{DB: conn, Dialect: SQLite, logger: o.Logger, writer: make(chan struct{}, 1)}, nil
+}
+
+// LockWrites waits, within ctx, for this process's turn to write, and
+// returns the function that ends the turn. On SQLite, which has one writer
+// at a time, writers that take it queue in Go in arrival order and honour
+// their context. Otherwise they poll in SQLite's busy handler (up to
+// busy_timeout), where a steady stream of transactions can starve a
+// writer. Other processes still wait in the busy handler. On PostgreSQL it
+// returns at once. It is not reentrant: a holder must not call it again
+// before release.
+func (d *DB) LockWrites(ctx context.Context) (release func(), err error) {
+	if d.writer == nil {
+		return func() {}, nil
+	}
+	select {
+	case d.writer <- struct{}{}:
+		return func() { <-d.writer }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for database write turn: %w", ctx.Err())
+	}
 }
 
 // sqliteDSN builds modernc's DSN: the pragmas, BEGIN IMMEDIATE for every

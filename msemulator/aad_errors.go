@@ -58,8 +58,8 @@ func errRefreshInactive(issued time.Time) aadError {
 	return aadError{"invalid_grant", 700082, "The refresh token has expired due to inactivity. The token was issued on " + issued.Format(time.RFC3339Nano) + " and was inactive for 90.00:00:00.", "bad_token"}
 }
 
-func errBadGrant(what string) aadError {
-	return aadError{"invalid_grant", 70000, "The provided value for the '" + what + "' parameter is not valid.", ""}
+func errBadGrant(param string) aadError {
+	return aadError{"invalid_grant", 70000, "The provided value for the '" + param + "' parameter is not valid.", ""}
 }
 
 func errCodeExpired() aadError {

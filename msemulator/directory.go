@@ -142,7 +142,7 @@ func (s *state) userByKey(key string) *User {
 func newGUID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
+		panic(err) // since Go 1.24, rand.Read crashes the program instead of returning an error
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
@@ -170,7 +170,7 @@ func isGUID(s string) bool {
 func newSecret(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
+		panic(err) // since Go 1.24, rand.Read crashes the program instead of returning an error
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }

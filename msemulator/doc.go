@@ -36,7 +36,7 @@
 //	                                          otherMails, proxyAddresses, guest, admin, forbidden} → {id}
 //	POST /_admin/users/{id}/revoke            revoke the user's refresh tokens and unredeemed codes
 //	POST /_admin/users/{id}/expire-access-tokens
-//	POST /_admin/users/{id}/claims-challenge  make the user's access tokens answer a claims challenge
+//	POST /_admin/users/{id}/claims-challenge  make the user's access tokens return a claims challenge
 //	GET  /_admin/messages                     every chat message posted
 //	GET  /_admin/requests                     request counts, keyed "METHOD /path-template STATUS"
 //	GET  /_admin/tokens                       every access and refresh token issued, in plaintext

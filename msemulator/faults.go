@@ -18,7 +18,7 @@ type Fault struct {
 	// such as "/v1.0/chats" or "/organizations/oauth2/v2.0/token"; empty
 	// matches every path. Admin API paths are never faulted.
 	PathPrefix string `json:"pathPrefix"`
-	// Status is the status code to answer with; 0 only delays.
+	// Status is the response status code. Zero only delays the response.
 	Status int `json:"status"`
 	// RetryAfter, when positive, is sent as the Retry-After header in seconds.
 	RetryAfter int `json:"retryAfter"`
@@ -71,12 +71,12 @@ func (e *Emulator) takeFault(method, path string) (Fault, bool) {
 		if !strings.HasPrefix(path, f.PathPrefix) {
 			continue
 		}
-		taken := *f
+		matched := *f
 		f.Count--
 		if f.Count <= 0 {
 			e.state.faults = append(e.state.faults[:i], e.state.faults[i+1:]...)
 		}
-		return taken, true
+		return matched, true
 	}
 	return Fault{}, false
 }

@@ -55,7 +55,7 @@ func firstSegment(sub string) string {
 	return seg
 }
 
-// graphMethod answers 405 to any method but allowed.
+// graphMethod returns 405 for any method but allowed.
 func (e *Emulator) graphMethod(allowed string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != allowed {

@@ -8,7 +8,7 @@ import (
 )
 
 // authenticated resolves the bearer access token of a Graph request and
-// answers 401 when it is missing, unknown, expired or challenged.
+// returns 401 when it is missing, unknown, expired or challenged.
 func (e *Emulator) authenticated(next graphHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -62,7 +62,7 @@ func (e *Emulator) writeUnauthorized(w http.ResponseWriter, extra, message strin
 	e.writeGraphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", message)
 }
 
-// writeClaimsChallenge answers the way continuous access evaluation does
+// writeClaimsChallenge responds the way continuous access evaluation does
 // after a revoked session: 401 with error="insufficient_claims" and the
 // claims to request, base64 encoded, in WWW-Authenticate.
 func (e *Emulator) writeClaimsChallenge(w http.ResponseWriter) {

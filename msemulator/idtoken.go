@@ -26,7 +26,7 @@ type signingKey struct {
 var processSigningKey = sync.OnceValue(func() signingKey {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
+		panic(err) // GenerateKey fails only for invalid key sizes
 	}
 	der := x509.MarshalPKCS1PublicKey(&key.PublicKey)
 	sum := sha256.Sum256(der)

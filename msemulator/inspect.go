@@ -68,13 +68,13 @@ func (e *Emulator) RevokeUser(id string) error {
 	return nil
 }
 
-// ExpireAccessTokens makes the user's current access tokens answer 401
+// ExpireAccessTokens makes the user's current access tokens return 401
 // InvalidAuthenticationToken, as if they had expired.
 func (e *Emulator) ExpireAccessTokens(id string) error {
 	return e.markAccessTokens(id, func(at *accessToken) { at.expired = true })
 }
 
-// ChallengeAccessTokens makes the user's current access tokens answer 401
+// ChallengeAccessTokens makes the user's current access tokens return 401
 // with a claims challenge (error="insufficient_claims"), as continuous access
 // evaluation does after a revoked session.
 func (e *Emulator) ChallengeAccessTokens(id string) error {

@@ -6,7 +6,7 @@ import (
 )
 
 // queryError is an OData query option the emulator rejects, with the Graph
-// error code and message to answer.
+// error code and message to return.
 type queryError struct {
 	code, message string
 }
@@ -110,16 +110,16 @@ func cutQuoted(s string) (string, string, error) {
 }
 
 func searchClause(prop, value string) userPredicate {
-	wanted := searchWords(value)
+	terms := searchWords(value)
 	return func(u *User) bool {
 		v, _ := stringProperty(u, prop)
 		words := searchWords(v)
-		for _, w := range wanted {
+		for _, w := range terms {
 			if !hasWordPrefix(words, w) {
 				return false
 			}
 		}
-		return len(wanted) > 0
+		return len(terms) > 0
 	}
 }
 

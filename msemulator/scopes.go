@@ -9,7 +9,7 @@ import (
 // graphResource is the resource URI prefix of Microsoft Graph scopes.
 const graphResource = "https://graph.microsoft.com/"
 
-// permission is a delegated permission the emulator knows, with the
+// permission is a delegated permission the emulator accepts, with the
 // description the consent page shows.
 type permission struct {
 	name        string
@@ -116,9 +116,9 @@ func formatScopes(scopes []string, format string) string {
 	return strings.Join(parts, " ")
 }
 
-// hasAny reports whether granted contains one of the wanted scopes.
-func hasAny(granted []string, wanted ...string) bool {
-	for _, w := range wanted {
+// hasAny reports whether granted contains one of the accepted scopes.
+func hasAny(granted []string, accepted ...string) bool {
+	for _, w := range accepted {
 		if slices.Contains(granted, w) {
 			return true
 		}

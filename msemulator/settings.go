@@ -1,13 +1,13 @@
 package msemulator
 
-// Settings changes how the emulator answers. The zero value of each field
+// Settings changes how the emulator responds. The zero value of each field
 // keeps Microsoft's default behaviour, except AccessTokenLifetimeSeconds,
 // where zero means the default of 3600.
 type Settings struct {
 	// AccessTokenLifetimeSeconds is the access token lifetime sent as
 	// expires_in; default 3600.
 	AccessTokenLifetimeSeconds int `json:"accessTokenLifetimeSeconds"`
-	// ScopeFormat is how the token response lists Graph scopes: "uri"
+	// ScopeFormat is the form of Graph scopes in the token response: "uri"
 	// (https://graph.microsoft.com/User.Read, the default) or "short"
 	// (User.Read). OpenID scopes are always short names.
 	ScopeFormat string `json:"scopeFormat"`
@@ -21,7 +21,7 @@ type Settings struct {
 	AuthorizeError *AuthorizeError `json:"authorizeError"`
 	// ClockOffsetSeconds moves the emulator clock forward.
 	ClockOffsetSeconds int64 `json:"clockOffsetSeconds"`
-	// ClaimsChallenge makes every Graph call answer 401 with a claims
+	// ClaimsChallenge makes every Graph call return 401 with a claims
 	// challenge (WWW-Authenticate error="insufficient_claims").
 	ClaimsChallenge bool `json:"claimsChallenge"`
 }
@@ -44,6 +44,9 @@ const defaultAccessTokenLifetime = 3600
 func (e *Emulator) SetSettings(s Settings) {
 	if s.AccessTokenLifetimeSeconds <= 0 {
 		s.AccessTokenLifetimeSeconds = defaultAccessTokenLifetime
+	}
+	if s.ScopeFormat == "" {
+		s.ScopeFormat = "uri"
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

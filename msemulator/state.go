@@ -39,7 +39,7 @@ type User struct {
 	Guest bool `json:"guest,omitempty"`
 	// Admin marks a user who may grant admin consent for the tenant.
 	Admin bool `json:"admin,omitempty"`
-	// Forbidden makes every chat message sent to this user answer 403.
+	// Forbidden makes every chat message sent to this user fail with 403.
 	Forbidden bool `json:"forbidden,omitempty"`
 }
 

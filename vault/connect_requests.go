@@ -66,7 +66,7 @@ func (s *Store) CreateConnectRequest(ctx context.Context, r ConnectRequest) erro
 			return fmt.Errorf("seal verifier: %w", err)
 		}
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO connect_requests (`+connectRequestColumns+`)
+	_, err := s.exec(ctx, s.q(`INSERT INTO connect_requests (`+connectRequestColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.StateHash, r.Kind, r.RecruiterID, r.OrgID, verifier, r.ReturnTo, nullTime(r.ExpiresAt), nullTime(r.CreatedAt))
 	if err != nil {
@@ -83,7 +83,9 @@ func (s *Store) CreateConnectRequest(ctx context.Context, r ConnectRequest) erro
 // the request is gone all the same.
 func (s *Store) ConsumeConnectRequest(ctx context.Context, stateHash string) (*ConnectRequest, error) {
 	var row connectRequestRow
-	err := s.db.GetContext(ctx, &row, s.q(`DELETE FROM connect_requests WHERE state_hash = ? RETURNING `+connectRequestColumns), stateHash)
+	err := s.write(ctx, func() error {
+		return s.db.GetContext(ctx, &row, s.q(`DELETE FROM connect_requests WHERE state_hash = ? RETURNING `+connectRequestColumns), stateHash)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -113,7 +115,7 @@ func (s *Store) ConsumeConnectRequest(ctx context.Context, stateHash string) (*C
 // DeleteExpiredConnectRequests deletes requests that expired before before
 // and returns how many it deleted.
 func (s *Store) DeleteExpiredConnectRequests(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM connect_requests WHERE expires_at < ?`), before.UTC())
+	res, err := s.exec(ctx, s.q(`DELETE FROM connect_requests WHERE expires_at < ?`), before.UTC())
 	if err != nil {
 		return 0, fmt.Errorf("delete expired connect requests: %w", err)
 	}

@@ -36,7 +36,12 @@ func (s *Store) GetConnection(ctx context.Context, recruiterID string, withToken
 		}
 
 		tokens, openErr := s.openTokens(row)
-		expired, err := s.settleStatus(ctx, s.db, row, c, openErr)
+		var expired bool
+		err = s.write(ctx, func() error {
+			var err error
+			expired, err = s.settleStatus(ctx, s.db, row, c, openErr)
+			return err
+		})
 		if errors.Is(err, ErrConflict) && attempt < maxExpireAttempts {
 			continue // the row changed meanwhile: read it again
 		}
@@ -140,7 +145,7 @@ func (s *Store) MarkExpired(ctx context.Context, connectionID string, version in
 		query += ` AND version = ?`
 		args = append(args, version)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(query), args...)
+	res, err := s.exec(ctx, s.q(query), args...)
 	if err != nil {
 		return fmt.Errorf("mark connection expired: %w", err)
 	}
@@ -149,7 +154,7 @@ func (s *Store) MarkExpired(ctx context.Context, connectionID string, version in
 
 // TouchLastUsed sets last_used_at to now. It does not change the version.
 func (s *Store) TouchLastUsed(ctx context.Context, connectionID string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE connections SET last_used_at = ? WHERE id = ?`), s.clock(), connectionID)
+	res, err := s.exec(ctx, s.q(`UPDATE connections SET last_used_at = ? WHERE id = ?`), s.clock(), connectionID)
 	if err != nil {
 		return fmt.Errorf("touch connection: %w", err)
 	}

@@ -29,6 +29,7 @@ func mustKeyring(t testing.TB, keys ...vault.Key) *vault.Keyring {
 }
 
 func TestSealOpenRoundTrip(t *testing.T) {
+	t.Parallel()
 	k := mustKeyring(t, vault.Key{ID: "k1", Secret: mustKey(t)})
 	tests := []struct {
 		name      string
@@ -61,6 +62,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 }
 
 func TestSealFormat(t *testing.T) {
+	t.Parallel()
 	k := mustKeyring(t, vault.Key{ID: "key-2025.a_b", Secret: mustKey(t)})
 	sealed, err := k.Seal([]byte("hello"), nil)
 	if err != nil {
@@ -78,9 +80,11 @@ func TestSealFormat(t *testing.T) {
 	}
 }
 
-// TestOpenTamper flips every single bit-pattern byte of the nonce, the
-// ciphertext and the tag, and checks that each altered value fails.
+// TestOpenTamper alters each byte of the nonce, the ciphertext and the tag,
+// one bit at a time and all bits at once, and checks that every altered
+// value fails.
 func TestOpenTamper(t *testing.T) {
+	t.Parallel()
 	k := mustKeyring(t, vault.Key{ID: "k1", Secret: mustKey(t)})
 	ad := []byte("connection:abc:refresh_token")
 	sealed, err := k.Seal([]byte("refresh-token-value"), ad)
@@ -88,16 +92,20 @@ func TestOpenTamper(t *testing.T) {
 		t.Fatalf("Seal = %v", err)
 	}
 	header := 2 + len("k1")
+	masks := []byte{0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xFF}
 	for i := header; i < len(sealed); i++ {
-		altered := bytes.Clone(sealed)
-		altered[i] ^= 0x01
-		if _, err := k.Open(altered, ad); !errors.Is(err, vault.ErrAuthFailed) {
-			t.Errorf("Open(byte %d flipped) = %v, want ErrAuthFailed", i, err)
+		for _, mask := range masks {
+			altered := bytes.Clone(sealed)
+			altered[i] ^= mask
+			if _, err := k.Open(altered, ad); !errors.Is(err, vault.ErrAuthFailed) {
+				t.Errorf("Open(byte %d xor %#x) = %v, want ErrAuthFailed", i, mask, err)
+			}
 		}
 	}
 }
 
 func TestOpenHeaderErrors(t *testing.T) {
+	t.Parallel()
 	k := mustKeyring(t, vault.Key{ID: "k1", Secret: mustKey(t)})
 	sealed, err := k.Seal([]byte("v"), nil)
 	if err != nil {
@@ -134,6 +142,7 @@ func TestOpenHeaderErrors(t *testing.T) {
 // TestOpenSwappedRows checks that a ciphertext moved to another row or
 // token kind, whose associated data differs, fails to open.
 func TestOpenSwappedRows(t *testing.T) {
+	t.Parallel()
 	k := mustKeyring(t, vault.Key{ID: "k1", Secret: mustKey(t)})
 	adA := []byte("connection:row-a:access_token")
 	adB := []byte("connection:row-b:access_token")
@@ -152,6 +161,7 @@ func TestOpenSwappedRows(t *testing.T) {
 }
 
 func TestSealNonceUnique(t *testing.T) {
+	t.Parallel()
 	k := mustKeyring(t, vault.Key{ID: "k1", Secret: mustKey(t)})
 	const n = 10000
 	header := 2 + len("k1")
@@ -169,6 +179,7 @@ func TestSealNonceUnique(t *testing.T) {
 }
 
 func TestKeyringRotationOpen(t *testing.T) {
+	t.Parallel()
 	oldKey, newKey := mustKey(t), mustKey(t)
 	before := mustKeyring(t, vault.Key{ID: "old", Secret: oldKey})
 	after := mustKeyring(t, vault.Key{ID: "new", Secret: newKey}, vault.Key{ID: "old", Secret: oldKey})
@@ -193,6 +204,7 @@ func TestKeyringRotationOpen(t *testing.T) {
 }
 
 func TestNewKeyringRejects(t *testing.T) {
+	t.Parallel()
 	good := mustKey(t)
 	tests := []struct {
 		name  string
@@ -223,6 +235,7 @@ func TestNewKeyringRejects(t *testing.T) {
 }
 
 func TestParseKeyring(t *testing.T) {
+	t.Parallel()
 	k1, k2 := mustKey(t), mustKey(t)
 	tests := []struct {
 		name string
@@ -254,6 +267,7 @@ func TestParseKeyring(t *testing.T) {
 // TestParseKeyringRejects checks that each error names the entry and holds
 // no key material, even when the key is written in the id's place.
 func TestParseKeyringRejects(t *testing.T) {
+	t.Parallel()
 	key := base64.StdEncoding.EncodeToString(mustKey(t))
 	rawURLKey := base64.RawURLEncoding.EncodeToString(mustKey(t))
 	short := base64.StdEncoding.EncodeToString(make([]byte, 16))
@@ -291,6 +305,7 @@ func TestParseKeyringRejects(t *testing.T) {
 }
 
 func TestGenerateKey(t *testing.T) {
+	t.Parallel()
 	a, b := mustKey(t), mustKey(t)
 	if len(a) != 32 {
 		t.Errorf("len(GenerateKey()) = %d, want 32", len(a))
@@ -331,4 +346,3 @@ func BenchmarkVaultDecrypt(b *testing.B) {
 		}
 	}
 }
-

@@ -6,8 +6,6 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
-
-	"github.com/wintro/teams-messaging/db"
 )
 
 // errBothOutcomes rejects a RefreshOutcome that sets Tokens and Expire.
@@ -17,7 +15,7 @@ var errBothOutcomes = errors.New("vault: refresh outcome sets both tokens and ex
 // refresh per connection runs at a time across goroutines and processes
 // sharing the database. On PostgreSQL the lock is SELECT … FOR UPDATE on the
 // row; on SQLite it is the database's write lock (BEGIN IMMEDIATE), taken
-// after an in-process queue. ctx bounds the wait for the lock and the whole
+// after the process's write turn (db.LockWrites). ctx bounds the wait for the lock and the whole
 // transaction.
 //
 // Refresh re-reads the row with its tokens decrypted and calls fn with it,
@@ -38,15 +36,9 @@ var errBothOutcomes = errors.New("vault: refresh outcome sets both tokens and ex
 // lock, so fn must not write to the database itself, and other writers wait
 // (up to busy_timeout) until fn returns.
 func (s *Store) Refresh(ctx context.Context, connectionID string, fn func(ctx context.Context, c *Connection) (RefreshOutcome, error)) (*Connection, error) {
-	release, err := s.queueSQLiteWriter(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-
 	var out *Connection
 	var notify error
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		row, err := s.getRow(ctx, tx, "id", connectionID, s.forUpdate())
 		if err != nil {
 			return err
@@ -145,18 +137,4 @@ func (s *Store) readDecrypted(ctx context.Context, q sqlx.QueryerContext, id str
 		}
 	}
 	return c, nil
-}
-
-// queueSQLiteWriter waits, within ctx, for this store's turn to write on
-// SQLite. On PostgreSQL it returns at once: row locks order the writers.
-func (s *Store) queueSQLiteWriter(ctx context.Context) (release func(), err error) {
-	if s.db.Dialect != db.SQLite {
-		return func() {}, nil
-	}
-	select {
-	case s.sqliteWriter <- struct{}{}:
-		return func() { <-s.sqliteWriter }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for refresh lock: %w", ctx.Err())
-	}
 }

@@ -113,17 +113,12 @@ type Store struct {
 	db   *db.DB
 	keys *Keyring
 	now  func() time.Time
-
-	// sqliteWriter serializes Refresh within this process on SQLite, so
-	// waiters queue here and honour their context. SQLite has one writer at
-	// a time anyway; BEGIN IMMEDIATE still orders other processes.
-	sqliteWriter chan struct{}
 }
 
 // NewStore returns a store over an open, migrated database. now is the clock;
 // times are stored in UTC with microsecond precision.
 func NewStore(d *db.DB, keys *Keyring, now func() time.Time) *Store {
-	return &Store{db: d, keys: keys, now: now, sqliteWriter: make(chan struct{}, 1)}
+	return &Store{db: d, keys: keys, now: now}
 }
 
 // connectionColumns lists connections' columns in connectionRow's order.
@@ -245,21 +240,59 @@ func (s *Store) forUpdate() string {
 }
 
 // inTx runs fn in a transaction, committing when fn returns nil. On SQLite
-// the transaction begins IMMEDIATE (set by db.Open), so it holds the write
-// lock from the start.
+// it first takes the process's write turn (db.LockWrites), and the
+// transaction begins IMMEDIATE (set by db.Open), so it holds the write lock
+// from the start. An error caused by ctx ending also matches ctx.Err().
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	release, err := s.db.LockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return withContextErr(ctx, fmt.Errorf("begin transaction: %w", err))
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback() // the error of fn is the one to report
-		return err
+		return withContextErr(ctx, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return withContextErr(ctx, fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// write runs fn, a statement that writes outside a transaction, in the
+// process's write turn (db.LockWrites).
+func (s *Store) write(ctx context.Context, fn func() error) error {
+	release, err := s.db.LockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return withContextErr(ctx, fn())
+}
+
+// exec runs one writing statement in the process's write turn.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.write(ctx, func() error {
+		var err error
+		res, err = s.db.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+// withContextErr makes err match ctx.Err() once ctx has ended, because lib/pq
+// reports a cancelled query as its own error (SQLSTATE 57014).
+func withContextErr(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w: %w", ctxErr, err)
+	}
+	return err
 }
 
 func splitScopes(s string) []string {
