@@ -42,9 +42,7 @@ func (a *app) routes() http.Handler {
 	if a.cfg.InternalToken != "" {
 		mux.Handle("DELETE /internal/recruiters/{id}", a.requireInternalToken(http.HandlerFunc(a.deleteRecruiter)))
 	}
-	if a.cfg.Playground {
-		mux.Handle("GET /playground", playgroundHandler(a.devToken))
-	}
+	a.mountFrontend(mux)
 	if a.emulator != nil {
 		mux.Handle("/_ms/", http.StripPrefix("/_ms", a.emulator))
 	}

@@ -33,10 +33,11 @@ var ErrUnsupportedURL = errors.New("db: unsupported database url")
 // DefaultMaxOpenConns is the PostgreSQL pool size when Options.MaxOpenConns is 0.
 const DefaultMaxOpenConns = 20
 
-// sqliteMaxOpenConns bounds the SQLite pool. WAL lets readers run beside the
-// one writer, and every transaction starts with BEGIN IMMEDIATE, so writers
-// queue on busy_timeout instead of failing on a lock upgrade. A few
-// connections are enough for that, and fewer waiters queue inside SQLite.
+// sqliteMaxOpenConns bounds the SQLite pool. SQLite allows one writer at a
+// time, and WAL lets readers run beside it, so a few connections let reads
+// go on while a write transaction is open. Writers queue in LockWrites or,
+// across processes, on busy_timeout. Every transaction starts with BEGIN
+// IMMEDIATE, so none fails on a read-to-write lock upgrade.
 const sqliteMaxOpenConns = 8
 
 // sqlitePragmas run on every new pooled SQLite connection, through the DSN.
@@ -48,7 +49,7 @@ var sqlitePragmas = []string{
 }
 
 func init() {
-	// sqlx knows "sqlite3" but not modernc's driver name "sqlite".
+	// sqlx maps "sqlite3" to ? placeholders but not modernc's driver name "sqlite".
 	sqlx.BindDriver(string(SQLite), sqlx.QUESTION)
 }
 

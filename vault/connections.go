@@ -17,13 +17,13 @@ const maxExpireAttempts = 3
 
 // GetConnection returns the recruiter's connection, or ErrNotFound.
 //
-// With withTokens, the tokens are decrypted into c.Tokens. A token that fails
-// to open (altered, wrong row, or sealed by a key not in the keyring) is
-// never overwritten: the connection becomes EXPIRED with KEY_UNAVAILABLE,
-// its ciphertexts stay for a key restore, OnDecryptFailure is called, and the
-// connection is returned with Tokens nil and no error. A KEY_UNAVAILABLE
-// connection whose tokens open again (the key was restored) becomes
-// CONNECTED again.
+// With withTokens, the tokens are decrypted into c.Tokens. A token can fail
+// to open because it was altered, moved from another row, or sealed by a key
+// not in the keyring. Such a token is never overwritten. Instead the
+// connection becomes EXPIRED with KEY_UNAVAILABLE and keeps its ciphertexts
+// for a key restore. OnDecryptFailure is called, and GetConnection returns
+// the connection with Tokens nil and no error. A KEY_UNAVAILABLE connection
+// whose tokens open again, because the key was restored, becomes CONNECTED.
 func (s *Store) GetConnection(ctx context.Context, recruiterID string, withTokens bool) (*Connection, error) {
 	for attempt := 1; ; attempt++ {
 		row, err := s.getRow(ctx, s.db, "recruiter_id", recruiterID, "")
@@ -217,7 +217,7 @@ func (s *Store) getRow(ctx context.Context, q sqlx.QueryerContext, column, value
 	return &row, nil
 }
 
-// lockedRow is what lockOrInsert reads of a locked connection.
+// lockedRow contains the columns lockOrInsert reads of a locked connection.
 type lockedRow struct {
 	ID            string         `db:"id"`
 	AccountID     string         `db:"account_id"`

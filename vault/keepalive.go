@@ -9,12 +9,12 @@ import (
 )
 
 // ClaimIdle claims up to limit CONNECTED connections whose refresh token was
-// last used before idleSince and that no one holds a claim on, marks them
-// claimed for claimFor, and returns their ids in no particular order; the
-// longest idle are claimed first. The claim is one statement (on PostgreSQL
-// with FOR UPDATE SKIP LOCKED), so concurrent claimers, in this process or
-// in other replicas, get disjoint sets. A claim ends when it times out or
-// when Refresh stores new tokens or expires the connection.
+// last used before idleSince and that nobody has claimed. It marks them
+// claimed for claimFor and returns their ids in no particular order, taking
+// the longest idle first. The claim is one statement (on PostgreSQL with
+// FOR UPDATE SKIP LOCKED), so concurrent claimers, in this process or in
+// other replicas, get disjoint sets. A claim ends when it times out, or when
+// Refresh stores new tokens or expires the connection.
 func (s *Store) ClaimIdle(ctx context.Context, idleSince time.Time, claimFor time.Duration, limit int) ([]string, error) {
 	if limit <= 0 {
 		return nil, nil

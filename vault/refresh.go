@@ -14,8 +14,8 @@ var errBothOutcomes = errors.New("vault: refresh outcome sets both tokens and ex
 // Refresh runs fn while holding the connection's refresh lock, so only one
 // refresh per connection runs at a time across goroutines and processes
 // sharing the database. On PostgreSQL the lock is SELECT … FOR UPDATE on the
-// row; on SQLite it is the database's write lock (BEGIN IMMEDIATE), taken
-// after the process's write turn (db.LockWrites). ctx bounds the wait for the lock and the whole
+// row. On SQLite it is the database's write lock (BEGIN IMMEDIATE), which
+// Refresh takes after the process's write turn (db.LockWrites). ctx bounds the wait for the lock and the whole
 // transaction.
 //
 // Refresh re-reads the row with its tokens decrypted and calls fn with it,
@@ -39,7 +39,7 @@ func (s *Store) Refresh(ctx context.Context, connectionID string, fn func(ctx co
 	var out *Connection
 	var notify error
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		row, err := s.getRow(ctx, tx, "id", connectionID, s.forUpdate())
+		row, err := s.getRow(ctx, tx, "id", connectionID, "")
 		if err != nil {
 			return err
 		}

@@ -15,11 +15,14 @@ import (
 
 // staleRefresher returns a refresh fn that issues new tokens only when the
 // access token it is given expires within 5 minutes, counting real refreshes.
+// A real refresh pauses like a token endpoint call would, so that callers
+// without the lock would read the stale row meanwhile.
 func staleRefresher(clock *testClock, refreshes *atomic.Int64) func(context.Context, *vault.Connection) (vault.RefreshOutcome, error) {
 	return func(_ context.Context, c *vault.Connection) (vault.RefreshOutcome, error) {
 		if c.Tokens.AccessExpiresAt.After(clock.Now().Add(5 * time.Minute)) {
 			return vault.RefreshOutcome{}, nil // fresh: another caller refreshed it
 		}
+		time.Sleep(50 * time.Millisecond)
 		n := int(refreshes.Add(1))
 		t := tokensFor(c.RecruiterID, n, clock.Now().Add(time.Hour))
 		return vault.RefreshOutcome{Tokens: &t}, nil
@@ -41,14 +44,17 @@ func TestRefreshConcurrent(t *testing.T) {
 		const n = 20
 		results := make([]*vault.Connection, n)
 		errs := make([]error, n)
+		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				<-start
 				results[i], errs[i] = s.Refresh(ctx, c.ID, fn)
 			}()
 		}
+		close(start)
 		wg.Wait()
 
 		if got := refreshes.Load(); got != 1 {

@@ -20,12 +20,13 @@ const maxRotationAttempts = 3
 // malformedKeyID counts, in KeyUsage, stored values without a valid header.
 const malformedKeyID = "(malformed)"
 
-// RotationReport is what RotateKeys did: how many sealed values it
-// re-encrypted, and how many values per key id are still sealed by a key
-// other than the primary (those whose key is missing, or that failed to open).
+// RotationReport is the result of RotateKeys.
 type RotationReport struct {
+	// Reencrypted counts the sealed values that RotateKeys re-encrypted.
 	Reencrypted int
-	Remaining   map[string]int
+	// Remaining counts, per key id other than the primary, the values still
+	// sealed by that key because the key is missing or the value failed to open.
+	Remaining map[string]int
 }
 
 // sealedColumn is one column of sealed values with its row key and the
@@ -43,11 +44,11 @@ var sealedColumns = []sealedColumn{
 
 // RotateKeys re-encrypts with the primary key every sealed value that
 // another key sealed, reading batchSize rows at a time (100 when 0 or less).
-// It runs online: each value is replaced only if the row still holds the
-// value that was read (a compare-and-swap on the ciphertext, not the
-// version), so a concurrent Refresh or SaveConnected is never overwritten,
-// and such a row is read again. Versions are not changed. Values that fail
-// to open stay as they are and are counted in Remaining.
+// It runs online. Each value is replaced only if the row still contains the
+// value that was read, a compare-and-swap on the ciphertext rather than on
+// the version. So a concurrent Refresh or SaveConnected is never
+// overwritten, and RotateKeys reads such a row again. Versions do not
+// change. Values that fail to open stay as they are and count in Remaining.
 func (s *Store) RotateKeys(ctx context.Context, batchSize int) (RotationReport, error) {
 	if batchSize <= 0 {
 		batchSize = defaultRotationBatch

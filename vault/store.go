@@ -93,7 +93,7 @@ type Connection struct {
 	UpdatedAt time.Time
 }
 
-// RefreshOutcome is what a refresh function decided while the lock was held.
+// RefreshOutcome is the decision of a refresh function, made while the lock was held.
 // Exactly one of Tokens and Expire is set; both nil/empty means "leave the row
 // as it is" (for example a transient failure, or the row was already fresh).
 type RefreshOutcome struct {

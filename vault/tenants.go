@@ -32,8 +32,12 @@ func (s *Store) TenantApproved(ctx context.Context, tenantID string) (bool, erro
 
 // ClearPendingForOrg moves every PENDING_ADMIN_APPROVAL connection of orgID
 // to DISCONNECTED, with last connect error code ADMIN_APPROVED and message,
-// and returns how many it moved.
+// and returns how many it moved. An empty orgID matches no connection,
+// because recruiters without an org may belong to unrelated tenants.
 func (s *Store) ClearPendingForOrg(ctx context.Context, orgID, message string) (int64, error) {
+	if orgID == "" {
+		return 0, nil
+	}
 	res, err := s.exec(ctx, s.q(`UPDATE connections SET status = ?, expired_reason = NULL,
 		last_connect_error_code = ?, last_connect_error_message = ?, version = version + 1, updated_at = ?
 		WHERE org_id = ? AND status = ?`),
