@@ -116,7 +116,9 @@ func TestMainFlowEndToEnd(t *testing.T) {
 		assertNoTokenInDatabase(t, s)
 
 		// Disconnect removes every token row.
-		var dis struct{ DisconnectTeams struct{ Integration struct{ Status string } } }
+		var dis struct {
+			DisconnectTeams struct{ Integration struct{ Status string } }
+		}
 		if r := s.graphql(tok, `mutation { disconnectTeams { integration { status } } }`, nil, &dis); len(r.Errors) > 0 {
 			t.Fatalf("disconnectTeams: %+v", r.Errors)
 		}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -63,6 +66,9 @@ func (a *app) graphqlHandler() http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
+	srv.Use(queryShapeLimit{maxDepth: maxQueryDepth, maxFields: maxQueryFields})
+	srv.SetParserTokenLimit(maxQueryTokens)
+	srv.SetDisableSuggestion(a.cfg.Production)
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(a.log, requestIDFrom))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		a.log.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", requestIDFrom(ctx))
@@ -119,12 +125,30 @@ func noStore(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody answers 413 to a body over maxBodyBytes.
+// limitBody answers 413 to a body over maxBodyBytes, whether or not the
+// client announced its length.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := func() {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]any{{
+				"message": fmt.Sprintf("The request body is larger than %d bytes.", maxBodyBytes), "extensions": map[string]string{"code": "PAYLOAD_TOO_LARGE"},
+			}}})
+		}
 		if r.ContentLength > maxBodyBytes {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]string{{"message": "request body too large"}}})
+			tooLarge()
 			return
+		}
+		if r.Body != nil && r.ContentLength < 0 {
+			body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []map[string]string{{"message": "The request body could not be read."}}})
+				return
+			}
+			if len(body) > maxBodyBytes {
+				tooLarge()
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		next.ServeHTTP(w, r)

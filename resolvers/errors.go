@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -51,7 +52,7 @@ func ErrorPresenter(log *slog.Logger, requestID func(context.Context) string) gr
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var original error
 		if gqlErr.Err == nil {
-			return gqlErr // parse and validation errors: gqlgen's own text, no cause to hide
+			return transportError(gqlErr)
 		}
 		original = gqlErr.Err
 
@@ -77,6 +78,21 @@ func ErrorPresenter(log *slog.Logger, requestID func(context.Context) string) gr
 		}
 		return gqlErr
 	}
+}
+
+// transportError keeps gqlgen's parse and validation messages, which quote
+// only the query, but replaces the ones that would echo the raw request body.
+func transportError(e *gqlerror.Error) *gqlerror.Error {
+	switch {
+	case strings.HasPrefix(e.Message, "json request body could not be decoded"):
+		e.Message = `The request body is not valid JSON. Send {"query": "...", "variables": {...}}.`
+	case strings.HasPrefix(e.Message, "could not read request body"):
+		e.Message = "The request body could not be read."
+	default:
+		return e
+	}
+	e.Extensions = map[string]any{"code": "BAD_REQUEST"}
+	return e
 }
 
 // classify maps a service error to what the client sees.

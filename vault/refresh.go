@@ -39,7 +39,7 @@ func (s *Store) Refresh(ctx context.Context, connectionID string, fn func(ctx co
 	var out *Connection
 	var notify error
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		row, err := s.getRow(ctx, tx, "id", connectionID, "")
+		row, err := s.getRow(ctx, tx, "id", connectionID, s.forUpdate())
 		if err != nil {
 			return err
 		}
