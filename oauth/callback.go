@@ -3,20 +3,21 @@ package oauth
 import (
 	"context"
 	"encoding/json"
-	"strconv"
-	"time"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/wintro/teams-messaging/vault"
 )
 
-// Reasons the callback reports to the SPA in teams=error&reason=….
+// Reasons the callback reports to the SPA in teams=error&reason=…, and the
+// codes of the last connect error recorded on the integration.
 const (
 	ReasonInvalidState          = "invalid_state"
 	ReasonExpiredState          = "expired_state"
@@ -25,9 +26,23 @@ const (
 	ReasonAdminApprovalRequired = "admin_approval_required"
 	ReasonSignInInterrupted     = "sign_in_interrupted"
 	ReasonMicrosoftUnavailable  = "microsoft_unavailable"
+	ReasonRequestRejected       = "request_rejected"
 	ReasonExchangeFailed        = "exchange_failed"
 	ReasonAccountUnreadable     = "account_unreadable"
+	ReasonAdminConsentDenied    = "admin_consent_denied"
+	ReasonAdminConsentFailed    = "admin_consent_failed"
 	ReasonInternal              = "internal_error"
+)
+
+// Messages of callback failures that are not authorize errors.
+const (
+	msgExpiredState   = "The Microsoft sign-in took too long to finish. Click Connect to start again."
+	msgNoCode         = "Microsoft sent no authorization code. Try connecting again."
+	msgNoAccount      = "Microsoft did not say which account signed in. Try connecting again."
+	msgNotAccepted    = "Microsoft did not accept the sign-in. Try connecting again."
+	msgInternal       = "Connecting failed because of an error on Wintro's side. Try again in a moment."
+	msgClientRejected = "Microsoft rejected Wintro's app credentials. This is a problem on Wintro's side: try again later, " +
+		"and contact Wintro support if it keeps failing."
 )
 
 // callbackError is a failed callback: the reason shown to the SPA, the
@@ -49,6 +64,8 @@ func (e *callbackError) Error() string {
 // CallbackHandler returns the handler of GET /oauth/callback. It consumes the
 // state before anything else, so an unknown, replayed or expired state never
 // reaches Microsoft's token endpoint, and always ends with a 302 to the app.
+// A state with the admin consent prefix is handled as an admin consent
+// redirect instead.
 func (s *Service) CallbackHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -69,12 +86,15 @@ func (s *Service) handleCallback(ctx context.Context, q url.Values) string {
 		return s.handleAdminConsent(ctx, q)
 	}
 	req, cbErr := s.consumeState(ctx, q.Get("state"))
-	if cbErr != nil {
+	if req == nil {
 		s.log.WarnContext(ctx, "oauth callback rejected", "reason", cbErr.reason, "error", cbErr.cause)
 		return s.appRedirect("/", url.Values{"teams": {"error"}, "reason": {cbErr.reason}})
 	}
 
-	err := s.completeConnect(ctx, req, q)
+	var err error = cbErr
+	if cbErr == nil {
+		err = s.completeConnect(ctx, req, q)
+	}
 	if err == nil {
 		s.log.InfoContext(ctx, "teams connected", "recruiter_id", req.RecruiterID)
 		return s.appRedirect(req.ReturnTo, url.Values{"teams": {"connected"}})
@@ -82,16 +102,17 @@ func (s *Service) handleCallback(ctx context.Context, q url.Values) string {
 
 	var ce *callbackError
 	if !errors.As(err, &ce) {
-		ce = &callbackError{reason: ReasonInternal, message: "Connecting failed because of an error on Wintro's side. Try again in a moment.", cause: err}
+		ce = &callbackError{reason: ReasonInternal, message: msgInternal, cause: err}
 	}
 	s.log.WarnContext(ctx, "teams connect failed", "recruiter_id", req.RecruiterID, "reason", ce.reason, "error", ce.cause)
-	if err := s.store.RecordConnectError(ctx, req.RecruiterID, req.OrgID, ce.reason, ce.message, ce.pending); err != nil {
-		s.log.ErrorContext(ctx, "record connect error", "recruiter_id", req.RecruiterID, "error", err)
-	}
+	s.recordFailure(ctx, req, ce)
 	return s.appRedirect(req.ReturnTo, url.Values{"teams": {"error"}, "reason": {ce.reason}})
 }
 
-// consumeState looks the state up and deletes it in one step, so it works once.
+// consumeState looks the state up and deletes it in one step, so it works
+// once. It returns no request for an unknown, used or foreign state, and the
+// request with an error for an expired one: the request's recruiter and
+// returnTo are known, but nothing may be sent to Microsoft.
 func (s *Service) consumeState(ctx context.Context, state string) (*vault.ConnectRequest, *callbackError) {
 	if state == "" {
 		return nil, &callbackError{reason: ReasonInvalidState, cause: errors.New("no state parameter")}
@@ -103,21 +124,44 @@ func (s *Service) consumeState(ctx context.Context, state string) (*vault.Connec
 	if err != nil {
 		return nil, &callbackError{reason: ReasonInternal, cause: fmt.Errorf("consume state: %w", err)}
 	}
+	if req.Kind != vault.KindConnect {
+		return nil, &callbackError{reason: ReasonInvalidState, cause: fmt.Errorf("state belongs to a %q request", req.Kind)}
+	}
 	if !s.cfg.Now().Before(req.ExpiresAt) {
-		return nil, &callbackError{reason: ReasonExpiredState, cause: errors.New("state expired")}
+		return req, &callbackError{reason: ReasonExpiredState, message: msgExpiredState, cause: errors.New("state expired")}
 	}
 	return req, nil
 }
 
+// recordFailure records a failed connect attempt on the recruiter of req
+// only. A recruiter waiting for admin approval stays
+// PENDING_ADMIN_APPROVAL unless the new outcome shows that Microsoft let the
+// user consent: a cancel, an interruption or an outage says nothing about
+// the approval.
+func (s *Service) recordFailure(ctx context.Context, req *vault.ConnectRequest, ce *callbackError) {
+	pending := ce.pending
+	if !pending && ce.reason != ReasonConsentDeclined {
+		conn, err := s.store.GetConnection(ctx, req.RecruiterID, false)
+		if err != nil && !errors.Is(err, vault.ErrNotFound) {
+			s.log.ErrorContext(ctx, "read connection before recording connect error", "recruiter_id", req.RecruiterID, "error", err)
+		}
+		pending = conn != nil && conn.Status == vault.StatusPendingAdminApproval
+	}
+	if err := s.store.RecordConnectError(ctx, req.RecruiterID, req.OrgID, ce.reason, ce.message, pending); err != nil {
+		s.log.ErrorContext(ctx, "record connect error", "recruiter_id", req.RecruiterID, "error", err)
+	}
+}
+
 // completeConnect handles an error redirect, or exchanges the code and
-// stores the connection.
+// stores the connection. The granted scopes are stored as Microsoft reports
+// them: a partial grant still connects, and Integration lists what is missing.
 func (s *Service) completeConnect(ctx context.Context, req *vault.ConnectRequest, q url.Values) error {
 	if q.Get("error") != "" {
 		return classifyAuthorizeError(q.Get("error"), q.Get("error_subcode"), q.Get("error_description"))
 	}
 	code := q.Get("code")
 	if code == "" {
-		return &callbackError{reason: ReasonExchangeFailed, message: "Microsoft sent no authorization code. Try connecting again.", cause: errors.New("callback without code or error")}
+		return &callbackError{reason: ReasonExchangeFailed, message: msgNoCode, cause: errors.New("callback without code or error")}
 	}
 
 	tok, err := s.exchange(ctx, code, req.Verifier)
@@ -126,7 +170,7 @@ func (s *Service) completeConnect(ctx context.Context, req *vault.ConnectRequest
 	}
 	account, err := s.accountFromIDToken(tok)
 	if err != nil {
-		return &callbackError{reason: ReasonAccountUnreadable, message: "Microsoft did not say which account signed in. Try connecting again.", cause: err}
+		return &callbackError{reason: ReasonAccountUnreadable, message: msgNoAccount, cause: err}
 	}
 
 	conn := &vault.Connection{
@@ -136,7 +180,7 @@ func (s *Service) completeConnect(ctx context.Context, req *vault.ConnectRequest
 		TenantID:      account.TenantID,
 		Email:         account.Email,
 		DisplayName:   account.DisplayName,
-		GrantedScopes: NormalizeScopes(scopeOf(tok)),
+		GrantedScopes: grantedScopes(tok),
 	}
 	if err := s.store.SaveConnected(ctx, conn, s.tokensOf(tok)); err != nil {
 		return fmt.Errorf("save connection: %w", err)
@@ -154,26 +198,47 @@ func (s *Service) exchange(ctx context.Context, code, verifier string) (*oauth2.
 	tok, err := s.oauth.Exchange(ctx, code,
 		oauth2.VerifierOption(verifier),
 		oauth2.SetAuthURLParam("scope", strings.Join(requestedScopes(), " ")))
-	if err == nil {
-		return tok, nil
+	if err != nil {
+		return nil, exchangeError(tokenErrorFrom(err))
 	}
-
-	err = tokenErrorFrom(err)
-	var te *TokenError
-	if errors.As(err, &te) && (te.Code == "consent_required" || te.HasCode(65001)) {
-		return nil, &callbackError{reason: ReasonAdminApprovalRequired, message: msgAdminApproval, pending: true, cause: err}
-	}
-	if kind, _ := classifyRefreshError(err); kind == failureTransient {
-		return nil, &callbackError{reason: ReasonMicrosoftUnavailable, message: msgUnavailable, cause: err}
-	}
-	return nil, &callbackError{reason: ReasonExchangeFailed, message: "Microsoft did not accept the sign-in. Try connecting again.", cause: err}
+	return tok, nil
 }
 
-func scopeOf(tok *oauth2.Token) string {
-	if s, ok := tok.Extra("scope").(string); ok {
-		return s
+// exchangeError maps a failed code redemption to the outcome shown to the
+// recruiter. It decides on Microsoft's error and suberror first, as
+// Microsoft advises, and on the AADSTS number only to tell an admin consent
+// requirement (65001) and a multi-factor prompt (50076, 50079, 50078) apart.
+func exchangeError(err error) *callbackError {
+	fail := func(reason, message string) *callbackError {
+		return &callbackError{reason: reason, message: message, pending: reason == ReasonAdminApprovalRequired, cause: err}
 	}
-	return ""
+	var te *TokenError
+	if !errors.As(err, &te) {
+		return fail(ReasonMicrosoftUnavailable, msgUnavailable) // network error or timeout
+	}
+	switch {
+	case te.Code == "consent_required" || te.SubError == "consent_required" || te.HasCode(65001):
+		return fail(ReasonAdminApprovalRequired, msgAdminApproval)
+	case te.Code == "interaction_required" || te.SubError == "basic_action" ||
+		te.HasCode(50076) || te.HasCode(50079) || te.HasCode(50078):
+		return fail(ReasonSignInInterrupted, msgInterrupted)
+	case te.Code == "invalid_client" || te.Code == "unauthorized_client":
+		return fail(ReasonRequestRejected, msgClientRejected)
+	case te.Code == "temporarily_unavailable" || te.Code == "server_error" || te.Status == 429 || te.Status >= 500:
+		return fail(ReasonMicrosoftUnavailable, msgUnavailable)
+	}
+	return fail(ReasonExchangeFailed, msgNotAccepted)
+}
+
+// grantedScopes returns the normalized scopes of a token response. A
+// response without scope grants exactly what was requested (RFC 6749,
+// section 5.1).
+func grantedScopes(tok *oauth2.Token) []string {
+	raw, _ := tok.Extra("scope").(string)
+	if strings.TrimSpace(raw) == "" {
+		raw = strings.Join(requestedScopes(), " ")
+	}
+	return NormalizeScopes(raw)
 }
 
 // tokensOf converts a token response with the injected clock (oauth2's own

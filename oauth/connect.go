@@ -20,11 +20,6 @@ import (
 // maxReturnToLength bounds the returnTo path kept with a connect request.
 const maxReturnToLength = 512
 
-// Kinds of connect requests.
-const (
-	kindConnect      = "connect"
-)
-
 // ConnectStart is the outcome of StartConnect.
 type ConnectStart struct {
 	AuthorizationURL string
@@ -34,7 +29,10 @@ type ConnectStart struct {
 // StartConnect stores a connect request for the recruiter (hashed random
 // state, sealed PKCE verifier, returnTo, 10-minute expiry) and returns the
 // Microsoft authorization URL the browser must open. returnTo must be a
-// path on the app URL; an empty one means "/".
+// path on the app URL; an empty one means "/". It records nothing on the
+// recruiter's connection: the callback records the outcome. Every attempt
+// requests all required scopes, so connecting again after a partial grant
+// requests what is missing.
 func (s *Service) StartConnect(ctx context.Context, r identity.Recruiter, returnTo string) (*ConnectStart, error) {
 	path, err := s.cleanReturnTo(returnTo)
 	if err != nil {
@@ -49,7 +47,7 @@ func (s *Service) StartConnect(ctx context.Context, r identity.Recruiter, return
 	now := s.cfg.Now()
 	req := vault.ConnectRequest{
 		StateHash:   hashState(state),
-		Kind:        kindConnect,
+		Kind:        vault.KindConnect,
 		RecruiterID: r.ID,
 		OrgID:       r.OrgID,
 		Verifier:    verifier,

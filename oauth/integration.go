@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/wintro/teams-messaging/identity"
 	"github.com/wintro/teams-messaging/vault"
@@ -12,31 +11,39 @@ import (
 
 // Integration is the recruiter's view of their connection.
 type Integration struct {
-	Status          vault.Status // DISCONNECTED when there is no connection
-	Connection      *vault.Connection
-	MissingScopes   []string
-	ApplicationID   string
-	AdminConsentURL string // set while approval is pending or was denied
+	Status vault.Status // DISCONNECTED when there is no connection
+	// Connection is nil when the recruiter has no row. It is loaded without
+	// tokens, and its LastConnectError fields describe the last failed attempt.
+	Connection *vault.Connection
+	// MissingScopes lists the required scopes a CONNECTED recruiter did not
+	// grant, in the order of Permissions; nil otherwise.
+	MissingScopes []string
+	ApplicationID string
+	// AdminConsentURL is set while an administrator's approval may be what
+	// is missing; see needsAdminConsent.
+	AdminConsentURL string
 }
 
 // Integration returns the recruiter's integration without decrypting tokens.
 func (s *Service) Integration(ctx context.Context, r identity.Recruiter) (*Integration, error) {
 	out := &Integration{Status: vault.StatusDisconnected, ApplicationID: s.cfg.ClientID}
 	conn, err := s.store.GetConnection(ctx, r.ID, false)
-	if err != nil && !errors.Is(err, vault.ErrNotFound) {
+	if errors.Is(err, vault.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
 		return nil, fmt.Errorf("load connection: %w", err)
 	}
-	tenant := ""
-	if conn != nil {
-		out.Status = conn.Status
-		out.Connection = conn
-		tenant = conn.TenantID
-		if conn.Status == vault.StatusConnected {
-			out.MissingScopes = MissingScopes(conn.GrantedScopes)
-		}
+
+	out.Status = conn.Status
+	out.Connection = conn
+	if conn.Status == vault.StatusConnected {
+		out.MissingScopes = MissingScopes(conn.GrantedScopes)
 	}
-	if needsAdmin(conn) {
-		u, err := s.AdminConsentURL(r, tenant)
+	if needsAdminConsent(conn) {
+		// The tenant is known once the recruiter has connected; before that
+		// the link lets the administrator sign in to any organization.
+		u, err := s.AdminConsentURL(r, conn.TenantID)
 		if err != nil {
 			return nil, err
 		}
@@ -45,13 +52,22 @@ func (s *Service) Integration(ctx context.Context, r identity.Recruiter) (*Integ
 	return out, nil
 }
 
-func needsAdmin(conn *vault.Connection) bool {
-	if conn == nil {
-		return false
+// needsAdminConsent reports whether IT may have to approve the app: approval
+// is pending, the organization withdrew its consent, or the last attempt was
+// denied, declined, or cancelled in a way Microsoft also uses for leaving
+// the admin-approval page.
+func needsAdminConsent(conn *vault.Connection) bool {
+	switch {
+	case conn.Status == vault.StatusPendingAdminApproval:
+		return true
+	case conn.Status == vault.StatusExpired && conn.ExpiredReason == vault.ReasonConsentWithdrawn:
+		return true
 	}
-	return conn.Status == vault.StatusPendingAdminApproval ||
-		conn.LastConnectErrorCode == ReasonAdminApprovalRequired ||
-		conn.LastConnectErrorCode == ReasonConsentDeclined
+	switch conn.LastConnectErrorCode {
+	case ReasonAdminApprovalRequired, ReasonConsentDeclined, ReasonCancelled, ReasonAdminConsentDenied, ReasonAdminConsentFailed:
+		return true
+	}
+	return false
 }
 
 // Disconnect removes the recruiter's connection and every token, connect
@@ -89,6 +105,3 @@ func ExpiredMessage(reason vault.ExpiredReason) string {
 	}
 	return expiredMessages[vault.ReasonUnknown]
 }
-
-// adminConsentStateTTL bounds how long an admin consent link stays valid.
-const adminConsentStateTTL = 7 * 24 * time.Hour

@@ -11,15 +11,14 @@ const graphResourcePrefix = "https://graph.microsoft.com/"
 
 // Delegated Graph permissions the service needs, and nothing else.
 const (
-	ScopeUserRead          = "User.Read"
-	ScopeUserReadBasicAll  = "User.ReadBasic.All"
-	ScopeChatMessageSend   = "ChatMessage.Send"
-	ScopeChatReadWrite     = "Chat.ReadWrite"
-	ScopeOfflineAccess     = "offline_access"
-	scopeOpenID            = "openid"
-	scopeProfile           = "profile"
-	scopeEmail             = "email"
-	adminConsentGraphScope = graphResourcePrefix + ".default"
+	ScopeUserRead         = "User.Read"
+	ScopeUserReadBasicAll = "User.ReadBasic.All"
+	ScopeChatMessageSend  = "ChatMessage.Send"
+	ScopeChatReadWrite    = "Chat.ReadWrite"
+	ScopeOfflineAccess    = "offline_access"
+	scopeOpenID           = "openid"
+	scopeProfile          = "profile"
+	scopeEmail            = "email"
 )
 
 // Permission describes one required delegated permission for recruiters and IT.
@@ -40,10 +39,10 @@ var Permissions = []Permission{
 
 // NotAccessed lists what the service never reads or changes.
 var NotAccessed = []string{
-	"Teams messages and chats you receive",
-	"Mail",
-	"Calendar",
-	"Files",
+	"Your Teams messages and chat history: Wintro only posts the messages you send from Wintro",
+	"Your mail",
+	"Your calendar",
+	"Your files",
 	"Changes to your profile",
 }
 
@@ -60,6 +59,16 @@ func RequiredScopes() []string {
 // required ones plus the OpenID Connect scopes that yield the ID token.
 func requestedScopes() []string {
 	return append(RequiredScopes(), scopeOpenID, scopeProfile, scopeEmail)
+}
+
+// isOpenIDScope reports whether scope is an OpenID Connect scope rather
+// than a Microsoft Graph permission.
+func isOpenIDScope(scope string) bool {
+	switch scope {
+	case scopeOpenID, scopeProfile, scopeEmail, ScopeOfflineAccess:
+		return true
+	}
+	return false
 }
 
 // NormalizeScopes turns a token response's space-separated scope string into
