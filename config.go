@@ -45,6 +45,9 @@ var settings = []setting{
 	{"WINTRO_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"WINTRO_LOG_FORMAT", "json (text in dev mode)", "json or text"},
 	{"WINTRO_SHUTDOWN_TIMEOUT", "25s", "how long in-flight requests may run after SIGTERM"},
+	{"WINTRO_KEEPALIVE_IDLE", "336h", "refresh a connection whose refresh token has not been used for this long (Microsoft expires it after 90 days unused)"},
+	{"WINTRO_KEEPALIVE_INTERVAL", "1h", "mean time between two keep-alive sweeps of one replica; each wait varies by up to 20%"},
+	{"WINTRO_KEEPALIVE_BATCH", "100", "maximum connections one keep-alive sweep refreshes"},
 }
 
 const devClientIDNote = "d70347e7-f4d1-4323-93a4-760a6a6c1d91"
@@ -80,6 +83,10 @@ type Config struct {
 	LogLevel        slog.Level
 	LogJSON         bool
 	ShutdownTimeout time.Duration
+
+	KeepAliveIdle     time.Duration
+	KeepAliveInterval time.Duration
+	KeepAliveBatch    int
 }
 
 // loadConfig reads the environment through getenv. It fills defaults but
@@ -137,6 +144,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	if c.AppURL == "" && c.DevMode {
 		c.AppURL = c.PublicURL
 	}
+	problems = append(problems, c.readKeepAlive(env)...)
 	problems = append(problems, c.check()...)
 	if len(problems) > 0 {
 		return nil, errors.New("invalid configuration:\n  - " + strings.Join(problems, "\n  - "))

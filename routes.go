@@ -15,7 +15,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
@@ -41,7 +40,7 @@ func (a *app) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", a.metrics.handler())
 	if a.cfg.InternalToken != "" {
 		mux.Handle("DELETE /internal/recruiters/{id}", a.requireInternalToken(http.HandlerFunc(a.deleteRecruiter)))
 	}
@@ -74,12 +73,12 @@ func (a *app) graphqlHandler() http.Handler {
 		a.log.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", requestIDFrom(ctx))
 		return gqlerror.Errorf("internal error")
 	})
-	srv.AroundOperations(observeOperation)
+	srv.AroundOperations(a.metrics.observeOperation)
 	return srv
 }
 
-// rejectMutationOverGET answers 405 with Allow: POST to a GET request whose
-// operation is not a query; gqlgen's GET transport would answer 406.
+// rejectMutationOverGET returns 405 with Allow: POST for a GET request whose
+// operation is not a query, where gqlgen's GET transport would return 406.
 func rejectMutationOverGET(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
@@ -125,7 +124,7 @@ func noStore(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody answers 413 to a body over maxBodyBytes, whether or not the
+// limitBody returns 413 for a body over maxBodyBytes, whether or not the
 // client announced its length.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -187,7 +186,7 @@ func (a *app) deleteRecruiter(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// readyz reports whether the database answers and the schema is current.
+// readyz reports whether the database responds and the schema is current.
 func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()

@@ -78,6 +78,7 @@ func run(args []string, getenv func(string) string) int {
 type app struct {
 	cfg      *Config
 	log      *slog.Logger
+	metrics  *metrics
 	db       *db.DB
 	keys     *vault.Keyring
 	store    *vault.Store
@@ -90,7 +91,7 @@ type app struct {
 
 // newApp opens the database, migrates it and builds the services.
 func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, log: log}
+	a := &app{cfg: cfg, log: log, metrics: newMetrics()}
 	if cfg.DevMode {
 		if err := a.prepareDevMode(); err != nil {
 			return nil, fmt.Errorf("dev mode: %w", err)
@@ -108,8 +109,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	a.store = vault.NewStore(a.db, keys, time.Now)
 	a.store.OnDecryptFailure = func(connectionID string, err error) {
 		log.Error("stored token failed to decrypt; connection marked expired (KEY_UNAVAILABLE)", "connection_id", connectionID, "error", err)
-		vaultDecryptFailures.Inc()
+		a.metrics.vaultDecryptFailures.Inc()
 	}
+	a.metrics.registry.MustRegister(newConnectionsCollector(a.store))
 
 	if err := a.buildServices(ctx); err != nil {
 		a.db.Close()
@@ -142,13 +144,14 @@ func (a *app) buildServices(ctx context.Context) error {
 	a.verifier = verifier
 
 	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: newTransport()}
-	graphClient, err := msgraph.New(msgraph.Options{BaseURL: cfg.GraphURL, HTTPClient: httpClient, OnRequest: observeGraph})
+	graphClient, err := msgraph.New(msgraph.Options{BaseURL: cfg.GraphURL, HTTPClient: httpClient, OnRequest: a.metrics.observeGraph})
 	if err != nil {
 		return fmt.Errorf("graph client: %w", err)
 	}
 	a.oauth, err = oauth.New(oauth.Config{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Tenant: cfg.Tenant, AuthorityURL: cfg.Authority,
 		RedirectURL: cfg.PublicURL + "/oauth/callback", AppURL: cfg.AppURL, HTTPClient: httpClient, Logger: a.log,
+		OnRefresh: a.metrics.observeRefresh,
 	}, a.store, a.keys)
 	if err != nil {
 		return err
@@ -180,6 +183,7 @@ func serve(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer a.close()
+	defer a.startKeepAlive(ctx)()
 
 	srv := &http.Server{
 		Addr:              cfg.ListenAddr,

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -63,6 +66,8 @@ type TokenError struct {
 	ErrorCodes  []int  // "error_codes"
 	TraceID     string
 	Correlation string
+	// RetryAfter is the reply's Retry-After header; 0 when absent.
+	RetryAfter time.Duration
 }
 
 func (e *TokenError) Error() string {
@@ -84,6 +89,7 @@ func tokenErrorFrom(err error) error {
 	te := &TokenError{Code: re.ErrorCode, Description: re.ErrorDescription}
 	if re.Response != nil {
 		te.Status = re.Response.StatusCode
+		te.RetryAfter = parseRetryAfter(re.Response.Header)
 	}
 	var body struct {
 		Error       string `json:"error"`
@@ -101,18 +107,20 @@ func tokenErrorFrom(err error) error {
 	return te
 }
 
-// refreshFailure is how a failed refresh is handled.
+// refreshFailure is the class of a failed refresh, which decides its handling.
 type refreshFailure int
 
 const (
-	failureTransient refreshFailure = iota // retry later, keep the connection
+	failureTransient refreshFailure = iota // retry after a backoff, keep the connection
 	failurePermanent                       // the user must sign in again
-	failureConfig                          // our client credentials are wrong
+	failureConfig                          // Microsoft rejected our client or request
 )
 
 // classifyRefreshError decides on Microsoft's "error" and "suberror", not on
-// the AADSTS number alone, as Microsoft advises; the number only picks the
-// expiry reason shown to the recruiter.
+// the AADSTS number alone, as Microsoft advises. The number only picks the
+// expiry reason shown to the recruiter. Network errors, timeouts, unreadable
+// replies and error codes not listed here are transient, because expiring a
+// connection that may still work is worse than retrying it.
 func classifyRefreshError(err error) (refreshFailure, vault.ExpiredReason) {
 	var te *TokenError
 	if !errors.As(err, &te) {
@@ -121,12 +129,17 @@ func classifyRefreshError(err error) (refreshFailure, vault.ExpiredReason) {
 	switch te.Code {
 	case "invalid_grant", "interaction_required", "consent_required":
 		return failurePermanent, expiredReasonOf(te)
-	case "invalid_client", "unauthorized_client":
+	case "invalid_client", "unauthorized_client", "invalid_request", "unsupported_grant_type", "invalid_scope":
 		return failureConfig, ""
 	}
 	return failureTransient, ""
 }
 
+// expiredReasonOf maps the AADSTS number of a permanent failure to the
+// reason shown to the recruiter. Microsoft sends AADSTS50173 both after an
+// administrator's password reset and after a revocation of the user's
+// sessions. Its text names the password, so it maps to PASSWORD_RESET,
+// whose message covers both.
 func expiredReasonOf(te *TokenError) vault.ExpiredReason {
 	switch {
 	case te.HasCode(700082) || te.HasCode(70008):
@@ -137,4 +150,24 @@ func expiredReasonOf(te *TokenError) vault.ExpiredReason {
 		return vault.ReasonConsentWithdrawn
 	}
 	return vault.ReasonUnknown
+}
+
+// retryAfterOf returns the Retry-After of a throttled or unavailable token
+// endpoint reply, or 0.
+func retryAfterOf(err error) time.Duration {
+	var te *TokenError
+	if errors.As(err, &te) {
+		return te.RetryAfter
+	}
+	return 0
+}
+
+// parseRetryAfter reads a Retry-After header given in seconds (RFC 9110
+// section 10.2.3); the HTTP-date form is ignored.
+func parseRetryAfter(h http.Header) time.Duration {
+	seconds, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After")))
+	if err != nil || seconds <= 0 {
+		return 0
+	}
+	return time.Duration(seconds) * time.Second
 }

@@ -52,6 +52,9 @@ type Config struct {
 	TokenTimeout      time.Duration
 	// Logger receives the callback handler's log lines; nil discards them.
 	Logger *slog.Logger
+	// OnRefresh, when set, is called after each refresh that got the
+	// connection's refresh lock. It must not block.
+	OnRefresh func(RefreshEvent)
 }
 
 // Service runs the OAuth flow and hands out fresh access tokens. It is safe
@@ -64,6 +67,7 @@ type Service struct {
 	oauth    oauth2.Config
 	log      *slog.Logger
 	refreshs singleflight.Group
+	tokens   tokenState // refresh backoff and counters
 }
 
 // New validates cfg and returns a service storing connections in store and

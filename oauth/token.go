@@ -40,8 +40,10 @@ func (a *Access) RequireScope(scope string) error {
 	return &MissingScopeError{Permission: p}
 }
 
-// Access returns a fresh access token for the recruiter's connection,
-// refreshing it first when it has less than the refresh margin left.
+// Access returns a usable access token for the recruiter's connection. A
+// token with less than the refresh margin left is refreshed first (see
+// refresh). When that refresh fails transiently but the stored token has
+// not expired yet, the stored token is returned.
 // Errors: ErrNotConnected, ErrAdminApprovalRequired, *ExpiredError,
 // ErrUpstreamUnavailable, ErrMisconfigured.
 func (s *Service) Access(ctx context.Context, recruiterID string) (*Access, error) {
@@ -58,21 +60,37 @@ func (s *Service) Access(ctx context.Context, recruiterID string) (*Access, erro
 	if s.fresh(conn.Tokens) {
 		return accessOf(conn), nil
 	}
-	return s.refresh(ctx, conn, conn.Tokens.AccessToken)
+	return s.accessAfter(ctx, refreshRequest{connectionID: conn.ID, mode: refreshDue})
 }
 
-// ForceRefresh refreshes after Graph rejected the access token a with 401
+// ForceRefresh replaces a after Graph rejected it with 401
 // InvalidAuthenticationToken. When another request already replaced that
-// token, the stored one is used without calling Microsoft.
+// token, the stored one is returned without calling Microsoft. It never
+// returns the rejected token: a failed refresh returns its error. Callers
+// retry their Graph call once with the result, never in a loop.
 func (s *Service) ForceRefresh(ctx context.Context, a *Access) (*Access, error) {
-	conn, err := s.store.GetConnection(ctx, a.RecruiterID, false)
+	return s.accessAfter(ctx, refreshRequest{connectionID: a.ConnectionID, mode: refreshForced, staleToken: a.Token})
+}
+
+// accessAfter runs req and returns the access token it leaves.
+func (s *Service) accessAfter(ctx context.Context, req refreshRequest) (*Access, error) {
+	res, err := s.refresh(ctx, req)
 	if err != nil {
-		if errors.Is(err, vault.ErrNotFound) {
-			return nil, ErrNotConnected
-		}
-		return nil, fmt.Errorf("load connection: %w", err)
+		return nil, err
 	}
-	return s.refresh(ctx, conn, a.Token)
+	if err := usable(res.conn); err != nil {
+		return nil, err
+	}
+	if res.failure == nil {
+		return accessOf(res.conn), nil
+	}
+
+	// The stored token still works until it expires, unless Graph rejected it.
+	t := res.conn.Tokens
+	if req.mode == refreshDue && t.AccessExpiresAt.After(s.cfg.Now()) {
+		return accessOf(res.conn), nil
+	}
+	return nil, res.failure
 }
 
 // ExpireConnection marks the connection of a as expired after Graph answered
@@ -122,9 +140,15 @@ func accessOf(c *vault.Connection) *Access {
 	}
 }
 
-// redeemRefreshToken calls the token endpoint's refresh_token grant.
+// redeemRefreshToken calls the token endpoint's refresh_token grant. The
+// call ends after TokenTimeout, or earlier when ctx leaves less than
+// refreshCommitGrace after it for storing the outcome.
 func (s *Service) redeemRefreshToken(ctx context.Context, refreshToken string) (*oauth2.Token, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.TokenTimeout)
+	timeout := s.cfg.TokenTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(deadline)-refreshCommitGrace)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient)
 
