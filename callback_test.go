@@ -17,7 +17,9 @@ func TestCallbackRejects(t *testing.T) {
 		s := startStack(t, dbURL)
 		tok := s.token("r-cb", msemulator.DemoRecruiterUPN)
 		startURL := func() string {
-			var d struct{ ConnectTeams struct{ AuthorizationURL string } }
+			var d struct {
+				ConnectTeams struct{ AuthorizationURL string }
+			}
 			s.graphql(tok, `mutation { connectTeams { authorizationUrl } }`, nil, &d)
 			return d.ConnectTeams.AuthorizationURL
 		}
@@ -80,7 +82,9 @@ func mustQuery(t *testing.T, raw string) url.Values {
 func TestAuthorizationURL(t *testing.T) {
 	s := startStack(t, "sqlite:"+t.TempDir()+"/test.db")
 	tok := s.token("r-url", msemulator.DemoRecruiterUPN)
-	var d struct{ ConnectTeams struct{ AuthorizationURL string } }
+	var d struct {
+		ConnectTeams struct{ AuthorizationURL string }
+	}
 	s.graphql(tok, `mutation { connectTeams { authorizationUrl expiresAt } }`, nil, &d)
 	u, err := url.Parse(d.ConnectTeams.AuthorizationURL)
 	if err != nil {

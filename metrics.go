@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/wintro/teams-messaging/msgraph"
+	"github.com/wintro/teams-messaging/resolvers"
+	"github.com/wintro/teams-messaging/teams"
 	"github.com/wintro/teams-messaging/vault"
 )
 
@@ -102,19 +103,16 @@ func (m *metrics) observeOperation(ctx context.Context, next graphql.OperationHa
 			}
 		}
 		m.graphqlOperations.WithLabelValues(name, code).Observe(time.Since(start).Seconds())
-		if name == "sendTeamsMessage" {
-			m.observeSend(resp, code)
-		}
 		return resp
 	}
 }
 
-// observeSend counts a sendTeamsMessage outcome.
-func (m *metrics) observeSend(resp *graphql.Response, code string) {
+// observeSend counts a sendTeamsMessage outcome by its GraphQL error code.
+func (m *metrics) observeSend(res *teams.SendResult, err error) {
 	switch {
-	case code != "OK":
-		m.messages.WithLabelValues("failed", code).Inc()
-	case resp != nil && bytes.Contains(resp.Data, []byte(`"deduplicated":true`)):
+	case err != nil:
+		m.messages.WithLabelValues("failed", resolvers.CodeOf(err)).Inc()
+	case res.Deduplicated:
 		m.messages.WithLabelValues("deduplicated", "").Inc()
 	default:
 		m.messages.WithLabelValues("sent", "").Inc()

@@ -55,7 +55,7 @@ func (a *app) routes() http.Handler {
 // needs: POST, GET for queries, OPTIONS for CORS preflight.
 func (a *app) graphqlHandler() http.Handler {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{
-		Resolvers: &resolvers.Resolver{OAuth: a.oauth, Teams: a.teams},
+		Resolvers: &resolvers.Resolver{OAuth: a.oauth, Teams: a.teams, OnSend: a.metrics.observeSend},
 	}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})

@@ -19,7 +19,9 @@ func TestNoSecretInLogs(t *testing.T) {
 		var responses strings.Builder
 
 		// Connect, keeping the authorization code and the PKCE verifier.
-		var start struct{ ConnectTeams struct{ AuthorizationURL string } }
+		var start struct {
+			ConnectTeams struct{ AuthorizationURL string }
+		}
 		s.graphql(tok, `mutation { connectTeams { authorizationUrl } }`, nil, &start)
 		verifier := openVerifier(t, s)
 		loc := s.consent(start.ConnectTeams.AuthorizationURL, msemulator.DemoRecruiterUPN, "accept", nil)

@@ -235,7 +235,9 @@ func TestReturnToRejected(t *testing.T) {
 			t.Errorf("returnTo %q: errors %+v, want BAD_USER_INPUT on returnTo", returnTo, r.Errors)
 		}
 	}
-	var ok struct{ ConnectTeams struct{ AuthorizationURL string } }
+	var ok struct {
+		ConnectTeams struct{ AuthorizationURL string }
+	}
 	if r := s.graphql(tok, `mutation { connectTeams(input: {returnTo: "/settings/communication?tab=teams"}) { authorizationUrl } }`, nil, &ok); len(r.Errors) > 0 {
 		t.Errorf("a path on the app was rejected: %+v", r.Errors)
 	}

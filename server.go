@@ -143,7 +143,9 @@ func (a *app) buildServices(ctx context.Context) error {
 	}
 	a.verifier = verifier
 
-	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: newTransport()}
+	// No client-wide timeout: msgraph bounds each attempt, and oauth each
+	// token call, with their own deadlines.
+	httpClient := &http.Client{Transport: newTransport()}
 	graphClient, err := msgraph.New(msgraph.Options{BaseURL: cfg.GraphURL, HTTPClient: httpClient, OnRequest: a.metrics.observeGraph})
 	if err != nil {
 		return fmt.Errorf("graph client: %w", err)
@@ -158,6 +160,7 @@ func (a *app) buildServices(ctx context.Context) error {
 	}
 	a.teams, err = teams.New(teams.Config{
 		Graph: graphClient, Tokens: a.oauth, DB: a.db, RateLimit: cfg.SendRate, RateBurst: cfg.SendBurst,
+		OnError: func(op string, err error) { a.log.Error("messaging: "+op+" failed", "error", err) },
 	})
 	return err
 }
@@ -184,6 +187,7 @@ func serve(ctx context.Context, getenv func(string) string) error {
 	}
 	defer a.close()
 	defer a.startKeepAlive(ctx)()
+	defer a.startMaintenance(ctx)()
 
 	srv := &http.Server{
 		Addr:              cfg.ListenAddr,

@@ -1,6 +1,8 @@
 package msemulator
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -27,12 +29,36 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rt := e.match(r.Method, path)
+	rec := &statusRecorder{ResponseWriter: w}
 	if rt.graph {
 		setGraphRequestIDs(w, r)
+		if !e.addGraphLatency(r) {
+			e.countRequest(r, rt.template, rec.status)
+			return
+		}
 	}
-	rec := &statusRecorder{ResponseWriter: w}
 	e.serveWithFaults(rec, r, path, rt)
 	e.countRequest(r, rt.template, rec.status)
+}
+
+// addGraphLatency waits GraphLatencyMs and reports false when the client
+// went away first. It reads the request body into memory before waiting,
+// because net/http notices a closed connection only once the body is read.
+func (e *Emulator) addGraphLatency(r *http.Request) bool {
+	e.mu.Lock()
+	ms := e.state.settings.GraphLatencyMs
+	e.mu.Unlock()
+	if ms <= 0 {
+		return true
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+		if err != nil {
+			return false
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return sleep(r.Context(), ms)
 }
 
 // match finds the route for path, relative to the emulator base.

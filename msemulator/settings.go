@@ -24,6 +24,11 @@ type Settings struct {
 	// ClaimsChallenge makes every Graph call return 401 with a claims
 	// challenge (WWW-Authenticate error="insufficient_claims").
 	ClaimsChallenge bool `json:"claimsChallenge"`
+	// GraphLatencyMs delays every Graph response by this many milliseconds,
+	// before the handler runs, to stand for the network and processing time
+	// of graph.microsoft.com in load tests. Identity and admin endpoints are
+	// not delayed. Zero adds no delay; a negative value is treated as zero.
+	GraphLatencyMs int `json:"graphLatencyMs"`
 }
 
 // AuthorizeError is an error redirect of the authorize endpoint. Empty fields

@@ -73,16 +73,77 @@ func (c *Client) UserByMail(ctx context.Context, token, email string) (*User, er
 	if strings.TrimSpace(email) == "" {
 		return nil, errors.New("msgraph: email address is empty")
 	}
+	filters := append([]userFilter{{"GET /users?$filter=mail", "mail eq " + odataString(email), false}}, alternateFilters(email)...)
+	u, err := c.firstMatch(ctx, token, filters)
+	if err != nil || u != nil {
+		return u, err
+	}
+	return nil, fmt.Errorf("msgraph: no user with mail, other mail or proxy address %q: %w", email, ErrNotFound)
+}
+
+// UserByPrincipalNameOrMail finds the user whose user principal name or mail
+// is email with one request: $filter=userPrincipalName eq '{email}' or mail
+// eq '{email}'. When one user has it as UPN and another as mail, the UPN
+// match wins, as with GET /users/{upn}. The literal is quoted, so a UPN that
+// starts with "$" or contains "#" needs no special path form. When no user
+// matches, the error matches ErrNotFound.
+func (c *Client) UserByPrincipalNameOrMail(ctx context.Context, token, email string) (*User, error) {
+	if strings.TrimSpace(email) == "" {
+		return nil, errors.New("msgraph: email address is empty")
+	}
 
 	literal := odataString(email)
-	filters := []struct {
-		endpoint, filter string
-		optional         bool
-	}{
-		{"GET /users?$filter=mail", "mail eq " + literal, false},
-		{"GET /users?$filter=otherMails", "otherMails/any(x:x eq " + literal + ")", true},
+	var page userPage
+	r := c.getRequest("GET /users?$filter=userPrincipalName or mail", c.resourceURL("/users",
+		queryParam{"$filter", "userPrincipalName eq " + literal + " or mail eq " + literal},
+		queryParam{"$select", userSelect},
+		queryParam{"$top", "2"},
+	))
+	if err := c.do(ctx, token, r, &page); err != nil {
+		return nil, err
+	}
+	for i := range page.Value {
+		if strings.EqualFold(page.Value[i].UserPrincipalName, email) {
+			return &page.Value[i], nil
+		}
+	}
+	if len(page.Value) > 0 {
+		return &page.Value[0], nil
+	}
+	return nil, fmt.Errorf("msgraph: no user with user principal name or mail %q: %w", email, ErrNotFound)
+}
+
+// UserByAlternateAddress finds a user by a secondary address: first in
+// otherMails, then in proxyAddresses as "SMTP:{email}". A 400 or 403 on a
+// filter means the tenant or the scope does not support it, and the next
+// one is tried. When no filter matches, the error matches ErrNotFound.
+func (c *Client) UserByAlternateAddress(ctx context.Context, token, email string) (*User, error) {
+	if strings.TrimSpace(email) == "" {
+		return nil, errors.New("msgraph: email address is empty")
+	}
+	u, err := c.firstMatch(ctx, token, alternateFilters(email))
+	if err != nil || u != nil {
+		return u, err
+	}
+	return nil, fmt.Errorf("msgraph: no user with other mail or proxy address %q: %w", email, ErrNotFound)
+}
+
+// userFilter is one $filter lookup of UserByMail and UserByAlternateAddress.
+type userFilter struct {
+	endpoint, filter string
+	optional         bool // a 400 or 403 skips to the next filter
+}
+
+func alternateFilters(email string) []userFilter {
+	return []userFilter{
+		{"GET /users?$filter=otherMails", "otherMails/any(x:x eq " + odataString(email) + ")", true},
 		{"GET /users?$filter=proxyAddresses", "proxyAddresses/any(p:p eq " + odataString("SMTP:"+email) + ")", true},
 	}
+}
+
+// firstMatch runs the filters in order and returns the first user found, or
+// nil when none matches.
+func (c *Client) firstMatch(ctx context.Context, token string, filters []userFilter) (*User, error) {
 	for _, f := range filters {
 		u, err := c.firstUser(ctx, token, f.endpoint, f.filter)
 		switch {
@@ -96,7 +157,7 @@ func (c *Client) UserByMail(ctx context.Context, token, email string) (*User, er
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("msgraph: no user with mail, other mail or proxy address %q: %w", email, ErrNotFound)
+	return nil, nil
 }
 
 // FindUserByEmail resolves an email address to a user: first as a user

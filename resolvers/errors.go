@@ -40,6 +40,9 @@ type clientError struct {
 	code    string
 	message string
 	ext     map[string]any
+	// warn marks a known error an operator should see in the log, such as
+	// Microsoft refusing a message or being unavailable.
+	warn bool
 }
 
 // ErrorPresenter returns gqlgen's error presenter: known errors become their
@@ -66,7 +69,7 @@ func ErrorPresenter(log *slog.Logger, requestID func(context.Context) string) gr
 				log.ErrorContext(ctx, "graphql operation failed", "error", original, "path", gqlErr.Path.String(), "request_id", id)
 			}
 			ce = clientError{code: CodeInternal, message: "Something went wrong on Wintro's side. Try again; if it keeps failing, contact support with request id " + id + ".", ext: map[string]any{"requestId": id}}
-		} else if ce.code == CodeUpstreamUnavailable || ce.code == CodeMessageOutcomeUnknown {
+		} else if ce.warn || ce.code == CodeUpstreamUnavailable || ce.code == CodeMessageOutcomeUnknown {
 			log.WarnContext(ctx, "graphql operation failed upstream", "code", ce.code, "error", original, "path", gqlErr.Path.String())
 		}
 
@@ -93,6 +96,18 @@ func transportError(e *gqlerror.Error) *gqlerror.Error {
 	}
 	e.Extensions = map[string]any{"code": "BAD_REQUEST"}
 	return e
+}
+
+// CodeOf returns the extensions.code the presenter gives err: nil is "OK",
+// an unknown error INTERNAL_SERVER_ERROR.
+func CodeOf(err error) string {
+	if err == nil {
+		return "OK"
+	}
+	if ce, ok := classify(err); ok {
+		return ce.code
+	}
+	return CodeInternal
 }
 
 // classify maps a service error to what the client sees.
@@ -152,7 +167,7 @@ func classifyTeams(err error) (clientError, bool) {
 		}
 		return clientError{code: CodeRateLimited, message: "Too many messages in a short time. Wait a moment and send again.", ext: map[string]any{"retryAfterSeconds": secs}}, true
 	case errors.As(err, &blocked):
-		return clientError{code: CodeForbidden, message: "Microsoft Teams refused this message: your organization's policy, your Teams licence or the recipient's settings block it. Ask your IT administrator (Microsoft request id " + blocked.RequestID + ")."}, true
+		return clientError{code: CodeForbidden, warn: true, message: "Microsoft Teams refused this message: your organization's policy, your Teams licence or the recipient's settings block it. Ask your IT administrator (Microsoft request id " + blocked.RequestID + ")."}, true
 	case errors.Is(err, teams.ErrRecipientNotFound):
 		return clientError{code: CodeRecipientNotFound, message: "No colleague with that email or id was found in your Microsoft organization. Check the address; guests and people outside your organization cannot be messaged."}, true
 	case errors.Is(err, teams.ErrIdempotencyKeyReused):

@@ -61,6 +61,9 @@ func (r *mutationResolver) SendTeamsMessage(ctx context.Context, input graph.Sen
 	}
 
 	res, err := r.Teams.Send(ctx, rec, in)
+	if r.OnSend != nil {
+		r.OnSend(res, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,8 @@ import (
 type Resolver struct {
 	OAuth *oauth.Service
 	Teams *teams.Service
+	// OnSend, when set, observes every sendTeamsMessage outcome (for metrics).
+	OnSend func(res *teams.SendResult, err error)
 }
 
 var _ graph.ResolverRoot = (*Resolver)(nil)

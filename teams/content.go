@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/microcosm-cc/bluemonday"
 )
 
@@ -16,15 +17,19 @@ const (
 	FormatHTML Format = "HTML"
 )
 
-// MaxContentBytes is the largest message body sent to Teams, measured after
-// sanitizing and JSON encoding. Microsoft documents about 28 KB per message
-// and answers 413 above it.
+// MaxContentBytes is the largest message content sent to Teams, in bytes of
+// the content as a JSON string (without the quotes), measured after
+// sanitizing. Microsoft does not document the limit. Users report about
+// 28 KB, above which Graph responds with 413.
 const MaxContentBytes = 28 * 1024
 
 const maxEmailLength = 320
 
 // htmlPolicy keeps the formatting Teams renders in a chat message and drops
-// scripts, event handlers, styles and non-http(s)/mailto links.
+// everything else. It removes scripts and styles with their content, event
+// handler and style attributes, and links other than http, https and mailto.
+// It removes images too, because Teams shows only images uploaded as hosted
+// content.
 var htmlPolicy = func() *bluemonday.Policy {
 	p := bluemonday.NewPolicy()
 	p.AllowElements("p", "br", "b", "strong", "i", "em", "u", "s", "strike", "del", "sub", "sup",
@@ -38,7 +43,8 @@ var htmlPolicy = func() *bluemonday.Policy {
 	return p
 }()
 
-// prepareContent validates content and returns the body to post.
+// prepareContent validates content and returns the body to post: the text
+// as given for TEXT, newlines included, or the sanitized markup for HTML.
 func prepareContent(content string, format Format) (string, error) {
 	if !utf8.ValidString(content) {
 		return "", &InputError{Field: "content", Message: "is not valid UTF-8 text"}
@@ -46,6 +52,10 @@ func prepareContent(content string, format Format) (string, error) {
 	if strings.TrimSpace(content) == "" {
 		return "", &InputError{Field: "content", Message: "is empty; write the message to send"}
 	}
+	if hasControlCharacter(content) {
+		return "", &InputError{Field: "content", Message: "contains control characters; remove them and send again"}
+	}
+
 	body := content
 	if format == FormatHTML {
 		body = htmlPolicy.Sanitize(content)
@@ -59,14 +69,26 @@ func prepareContent(content string, format Format) (string, error) {
 	return body, nil
 }
 
-// encodedLength is the length of s as a JSON string, the form Graph receives.
+// hasControlCharacter reports a C0 control character other than tab,
+// newline and carriage return. A chat message has no use for them, so they
+// are rejected rather than sent to Graph.
+func hasControlCharacter(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x20 && r != '\t' && r != '\n' && r != '\r'
+	})
+}
+
+// encodedLength is the length of s as a JSON string without its quotes,
+// as msgraph encodes it (encoding/json without HTML escaping). s is valid
+// UTF-8 without control characters other than tab, newline and carriage
+// return.
 func encodedLength(s string) int {
-	n := 2
+	n := 0
 	for _, r := range s {
 		switch {
 		case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
 			n += 2
-		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == 0x2028 || r == 0x2029:
+		case r == 0x2028 || r == 0x2029:
 			n += 6
 		default:
 			n += utf8.RuneLen(r)
@@ -75,7 +97,9 @@ func encodedLength(s string) int {
 	return n
 }
 
-// normalizeEmail trims and validates a recipient address.
+// normalizeEmail trims and validates a recipient address and returns it in
+// lower case, the form the recipient cache is keyed by. Microsoft Entra
+// compares addresses without regard to case.
 func normalizeEmail(raw string) (string, error) {
 	email := strings.TrimSpace(raw)
 	bad := &InputError{Field: "recipientEmail", Message: "is not a valid email address such as ada@example.com"}
@@ -88,3 +112,18 @@ func normalizeEmail(raw string) (string, error) {
 	}
 	return strings.ToLower(email), nil
 }
+
+// normalizeUserID validates a Microsoft Entra object id, a GUID in its
+// 36-character form, and returns it in lower case as Graph writes it.
+func normalizeUserID(raw string) (string, error) {
+	id := strings.TrimSpace(raw)
+	if len(id) != 36 {
+		return "", errNotUserID
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return "", errNotUserID
+	}
+	return strings.ToLower(id), nil
+}
+
+var errNotUserID = &InputError{Field: "recipientId", Message: "is not a Microsoft user id (a GUID such as 22222222-2222-4222-8222-222222222222); use recipientEmail for an address"}

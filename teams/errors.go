@@ -14,7 +14,8 @@ var (
 	ErrIdempotencyKeyReused = errors.New("teams: idempotency key reused with different content or recipient")
 	// ErrOutcomeUnknown means Graph may or may not have posted the message.
 	ErrOutcomeUnknown = errors.New("teams: message outcome unknown")
-	// ErrSendInProgress means an identical request with the same key is still running.
+	// ErrSendInProgress means an identical request with the same key was still
+	// sending when the wait for its outcome (Config.PendingWait) ran out.
 	ErrSendInProgress = errors.New("teams: a send with this idempotency key is in progress")
 	// ErrUpstreamUnavailable means Microsoft Graph failed or timed out.
 	ErrUpstreamUnavailable = errors.New("teams: microsoft graph unavailable")
@@ -41,12 +42,16 @@ func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("teams: rate limited (microsoft %t), retry after %s", e.ByMicrosoft, e.RetryAfter)
 }
 
-// BlockedError means Microsoft refused the send (403) although the scopes are
-// granted: a tenant policy, a missing licence or the recipient's settings.
+// BlockedError means Microsoft refused a call with 403 although the scopes
+// are granted: a tenant policy, a missing licence or the recipient's
+// settings block the send, or the recruiter is a guest, who may not look up
+// users. The connection stays usable.
 type BlockedError struct {
+	// RequestID is Graph's request-id of the refused call, for the log and
+	// for the recruiter's IT administrator.
 	RequestID string
 }
 
 func (e *BlockedError) Error() string {
-	return "teams: microsoft refused the message (request-id " + e.RequestID + ")"
+	return "teams: microsoft refused the request with 403 (request-id " + e.RequestID + ")"
 }

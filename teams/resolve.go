@@ -2,8 +2,8 @@ package teams
 
 import (
 	"context"
-	"database/sql"
 	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/wintro/teams-messaging/msgraph"
@@ -17,62 +17,50 @@ type target struct {
 	fromCache bool // chatID came from the chat cache, not from POST /chats
 }
 
-// resolveTarget finds the recipient and the chat. A recipient already
-// messaged costs no Graph call: the chat cache holds the chat and the
-// recipient's profile, and the recipient cache maps an email to the user id.
-func (s *Service) resolveTarget(ctx context.Context, a *oauth.Access, in SendInput) (*target, *oauth.Access, error) {
-	recipientID := in.RecipientID
-	var known *Colleague
-	if recipientID == "" {
-		c, err := s.recipientByEmail(ctx, a, in.RecipientEmail)
-		if err != nil {
-			return nil, a, err
-		}
-		if c != nil {
-			recipientID, known = c.ID, c
-		}
+// resolveTarget finds the recipient and the chat, starting from what the
+// caches know (k). A recipient already messaged costs no Graph call: the
+// chat cache holds the chat and the recipient's profile, and the recipient
+// cache maps an email to the user id. A new recipient costs a lookup and
+// POST /chats.
+func (s *Service) resolveTarget(ctx context.Context, a *oauth.Access, in SendInput, k known) (*target, *oauth.Access, error) {
+	if isSelf(a, in.RecipientID) || in.RecipientEmail != "" && strings.EqualFold(in.RecipientEmail, a.Email) {
+		return nil, a, selfError(in)
 	}
 
-	if recipientID != "" {
-		if recipientID == a.AccountID {
-			return nil, a, selfError(in)
-		}
-		cached, err := s.store.chat(ctx, a.ConnectionID, recipientID)
-		if err != nil {
-			return nil, a, err
-		}
-		if cached != nil {
-			c := Colleague{ID: cached.RecipientID, DisplayName: cached.DisplayName, Mail: cached.Mail, UserPrincipalName: cached.UPN}
-			return &target{colleague: c, chatID: cached.ChatID, fromCache: true}, a, nil
-		}
-	}
-
-	if known == nil {
+	t := &target{colleague: Colleague{ID: k.RecipientID, DisplayName: k.DisplayName, Mail: k.Mail, UserPrincipalName: k.UPN}}
+	if k.RecipientID == "" {
 		c, a2, err := s.lookupRecipient(ctx, a, in)
 		if err != nil {
 			return nil, a2, err
 		}
-		known, a = c, a2
+		a, t.colleague = a2, *c
 	}
-	if known.ID == a.AccountID {
+	if isSelf(a, t.colleague.ID) {
 		return nil, a, selfError(in)
 	}
-	t := &target{colleague: *known}
+
+	switch {
+	case k.ChatID != "":
+		t.chatID, t.fromCache = k.ChatID, true
+		return t, a, nil
+	case k.RecipientID == "" && in.RecipientEmail != "":
+		// The recipient cache missed, but the chat cache may know the user.
+		chatID, err := s.store.chat(ctx, a.ConnectionID, t.colleague.ID)
+		if err != nil {
+			return nil, a, err
+		}
+		if chatID != "" {
+			t.chatID, t.fromCache = chatID, true
+			return t, a, nil
+		}
+	}
 	a, err := s.createChat(ctx, a, t)
 	return t, a, err
 }
 
-// recipientByEmail answers from the recipient cache, or nil on a miss.
-func (s *Service) recipientByEmail(ctx context.Context, a *oauth.Access, email string) (*Colleague, error) {
-	r, err := s.store.recipient(ctx, a.TenantID, email)
-	if err != nil || r == nil {
-		return nil, err
-	}
-	return &Colleague{ID: r.UserID, DisplayName: r.DisplayName, Mail: r.Mail.String, UserPrincipalName: r.UPN}, nil
-}
-
-// lookupRecipient asks Graph for the recipient: by id, or by email (the UPN
-// path first, then the mail property), and caches email → user.
+// lookupRecipient asks Graph for the recipient, by id or by email, and
+// caches email → user. A guest counts as not found: guests belong to
+// another organization.
 func (s *Service) lookupRecipient(ctx context.Context, a *oauth.Access, in SendInput) (*Colleague, *oauth.Access, error) {
 	if err := a.RequireScope(oauth.ScopeUserReadBasicAll); err != nil {
 		return nil, a, err
@@ -83,11 +71,11 @@ func (s *Service) lookupRecipient(ctx context.Context, a *oauth.Access, in SendI
 		if in.RecipientID != "" {
 			u, err = s.cfg.Graph.User(ctx, a.Token, in.RecipientID)
 		} else {
-			u, err = s.cfg.Graph.FindUserByEmail(ctx, a.Token, in.RecipientEmail)
+			u, err = s.findByEmail(ctx, a.Token, in.RecipientEmail)
 		}
 		return err
 	})
-	if msgraph.IsNotFound(err) || errors.Is(err, msgraph.ErrNotFound) || (err == nil && isGuest(u)) {
+	if msgraph.IsNotFound(err) || err == nil && isGuest(u) {
 		return nil, a, errors.Join(ErrRecipientNotFound, err)
 	}
 	if err != nil {
@@ -96,12 +84,30 @@ func (s *Service) lookupRecipient(ctx context.Context, a *oauth.Access, in SendI
 
 	c := colleagueOf(u)
 	if in.RecipientEmail != "" {
-		rec := cachedRecipient{UserID: u.ID, DisplayName: u.DisplayName, UPN: u.UserPrincipalName, Mail: sql.NullString{String: u.Mail, Valid: u.Mail != ""}}
-		if err := s.store.putRecipient(ctx, a.TenantID, in.RecipientEmail, rec, s.cfg.RecipientCacheTTL); err != nil {
+		if err := s.store.putRecipient(ctx, a.TenantID, in.RecipientEmail, c, s.cfg.RecipientCacheTTL); err != nil {
 			return nil, a, err
 		}
 	}
 	return &c, a, nil
+}
+
+// findByEmail resolves an address with one request for its user principal
+// name or primary mail, then, when nobody has it, searches the secondary
+// addresses (otherMails, proxyAddresses). A tenant that rejects the
+// combined filter with 400 is asked the long way: GET /users/{upn}, then
+// $filter on mail, then the secondary addresses.
+func (s *Service) findByEmail(ctx context.Context, token, email string) (*msgraph.User, error) {
+	u, err := s.cfg.Graph.UserByPrincipalNameOrMail(ctx, token, email)
+	var ge *msgraph.Error
+	switch {
+	case err == nil:
+		return u, nil
+	case errors.As(err, &ge) && ge.Status == http.StatusBadRequest:
+		return s.cfg.Graph.FindUserByEmail(ctx, token, email)
+	case !msgraph.IsNotFound(err):
+		return nil, err
+	}
+	return s.cfg.Graph.UserByAlternateAddress(ctx, token, email)
 }
 
 // createChat creates (or gets back) the 1:1 chat with the target and caches it.
@@ -122,8 +128,7 @@ func (s *Service) createChat(ctx context.Context, a *oauth.Access, t *target) (*
 		return a, err
 	}
 	t.chatID, t.fromCache = chat.ID, false
-	c := cachedChat{ChatID: chat.ID, RecipientID: t.colleague.ID, DisplayName: t.colleague.DisplayName, Mail: t.colleague.Mail, UPN: t.colleague.UserPrincipalName}
-	return a, s.store.putChat(ctx, a.ConnectionID, a.RecruiterID, c)
+	return a, s.store.putChat(ctx, a.ConnectionID, a.RecruiterID, chat.ID, t.colleague)
 }
 
 // isGuest recognizes a guest account by its UPN, the one marker readable with
@@ -131,6 +136,10 @@ func (s *Service) createChat(ctx context.Context, a *oauth.Access, t *target) (*
 // receive a "#EXT#" UPN.
 func isGuest(u *msgraph.User) bool {
 	return strings.Contains(strings.ToUpper(u.UserPrincipalName), "#EXT#")
+}
+
+func isSelf(a *oauth.Access, userID string) bool {
+	return userID != "" && strings.EqualFold(userID, a.AccountID)
 }
 
 func selfError(in SendInput) error {

@@ -2,13 +2,13 @@ package teams
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wintro/teams-messaging/identity"
 	"github.com/wintro/teams-messaging/msgraph"
@@ -34,42 +34,37 @@ type SendResult struct {
 	CreatedAt    time.Time
 	WebURL       string
 	Recipient    Colleague
-	Deduplicated bool
+	Deduplicated bool // the result of an earlier request with the same idempotency key
 }
 
-// Send posts a 1:1 chat message from the recruiter to a colleague. With an
-// idempotency key, a repeat returns the first result and posts nothing.
-// A message POST whose outcome is unknown (timeout, 5xx) is never resent:
-// it fails with ErrOutcomeUnknown and so does every repeat of its key.
+// Send posts a 1:1 chat message from the recruiter to a colleague.
+//
+// The input is validated before any database or Graph call. Once it is
+// valid, the send runs to its end within SendTimeout even when ctx is
+// cancelled, so a caller that goes away never leaves it half done.
+//
+// With an idempotency key, the first request records its outcome and every
+// repeat within IdempotencyTTL returns it without calling Graph, on any
+// replica: the result (Deduplicated set), ErrOutcomeUnknown, or, for a key
+// first used for another recipient or content, ErrIdempotencyKeyReused. A
+// repeat that arrives while the first request is still sending waits up to
+// PendingWait for its outcome, then fails with ErrSendInProgress. A failed
+// send (nothing was posted) may be repeated with the same key.
+//
+// A message POST whose outcome is unknown (timeout, 5xx) is never resent: it
+// fails with ErrOutcomeUnknown.
 func (s *Service) Send(ctx context.Context, r identity.Recruiter, in SendInput) (*SendResult, error) {
 	body, err := validateSend(&in)
 	if err != nil {
 		return nil, err
 	}
-	if res := s.limiter(r.ID).Reserve(); res.Delay() > 0 {
-		res.Cancel()
-		return nil, &RateLimitedError{RetryAfter: res.Delay()}
+	wait, reservation := s.limiters.reserve(r.ID, s.cfg.Now())
+	if reservation == nil {
+		return nil, &RateLimitedError{RetryAfter: wait}
 	}
 
-	if in.IdempotencyKey == "" {
-		return s.deliver(ctx, r, in, body)
-	}
-	hash := requestHash(in)
-	prior, err := s.store.claimSend(ctx, r.ID, in.IdempotencyKey, hash)
-	if err != nil {
-		return nil, err
-	}
-	if prior != nil {
-		return replay(prior, hash)
-	}
-
-	res, err := s.deliver(ctx, r, in, body)
-	s.recordOutcome(ctx, r.ID, in.IdempotencyKey, res, err)
-	return res, err
-}
-
-// deliver resolves the recipient, finds or creates the chat and posts.
-func (s *Service) deliver(ctx context.Context, r identity.Recruiter, in SendInput, body string) (*SendResult, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SendTimeout)
+	defer cancel()
 	a, err := s.cfg.Tokens.Access(ctx, r.ID)
 	if err != nil {
 		return nil, err
@@ -78,27 +73,51 @@ func (s *Service) deliver(ctx context.Context, r identity.Recruiter, in SendInpu
 		return nil, err
 	}
 
-	target, a, err := s.resolveTarget(ctx, a, in)
-	if err != nil {
-		return nil, err
+	if in.IdempotencyKey == "" {
+		k, err := s.store.lookup(ctx, a.ConnectionID, a.TenantID, in)
+		if err != nil {
+			return nil, err
+		}
+		return s.deliver(ctx, a, in, body, k)
 	}
-	msg, a, err := s.post(ctx, a, target, in.Format, body)
-	if err != nil {
-		return nil, err
+	res, err := s.sendOnce(ctx, a, in, body)
+	if res != nil && res.Deduplicated {
+		// A repeat posts nothing, so it gives its token back.
+		reservation.CancelAt(s.cfg.Now())
 	}
-
-	// The message is posted: the rest must not be cut by a cancelled request.
-	ctx = context.WithoutCancel(ctx)
-	_ = s.cfg.Tokens.MarkUsed(ctx, a)
-	return &SendResult{MessageID: msg.ID, ChatID: msg.ChatID, CreatedAt: msg.CreatedDateTime, WebURL: msg.WebURL, Recipient: target.colleague}, nil
+	return res, err
 }
 
-// post sends the message in the target's chat. A cached chat that Graph no
-// longer knows (404) is dropped and created again, once.
+// deliver resolves the recipient, finds or creates the chat and posts.
+func (s *Service) deliver(ctx context.Context, a *oauth.Access, in SendInput, body string, k known) (*SendResult, error) {
+	t, a, err := s.resolveTarget(ctx, a, in, k)
+	if err != nil {
+		return nil, err
+	}
+	msg, a, err := s.post(ctx, a, t, in.Format, body)
+	if err != nil {
+		return nil, err
+	}
+
+	s.markUsed(ctx, a)
+	return &SendResult{MessageID: msg.ID, ChatID: msg.ChatID, CreatedAt: msg.CreatedDateTime, WebURL: msg.WebURL, Recipient: t.colleague}, nil
+}
+
+// markUsed records the connection's last use, at most once per
+// MarkUsedInterval per connection and process. A failure does not fail the
+// send, which is already posted.
+func (s *Service) markUsed(ctx context.Context, a *oauth.Access) {
+	if s.used.due(a.ConnectionID, s.cfg.Now()) {
+		s.reportError("mark connection used", s.cfg.Tokens.MarkUsed(ctx, a))
+	}
+}
+
+// post sends the message in the target's chat. A cached chat that Graph
+// reports as not found (404) is dropped and created again, once.
 func (s *Service) post(ctx context.Context, a *oauth.Access, t *target, format Format, body string) (*msgraph.ChatMessage, *oauth.Access, error) {
-	ct := msgraph.ContentType("text")
+	ct := msgraph.ContentText
 	if format == FormatHTML {
-		ct = msgraph.ContentType("html")
+		ct = msgraph.ContentHTML
 	}
 	var msg *msgraph.ChatMessage
 	send := func(a *oauth.Access) error {
@@ -117,98 +136,83 @@ func (s *Service) post(ctx context.Context, a *oauth.Access, t *target, format F
 		a, err = s.callGraph(ctx, a, send)
 	}
 	if err != nil {
-		return nil, a, sendError(err)
+		return nil, a, postError(err)
 	}
 	return msg, a, nil
 }
 
-// sendError maps a failed message POST.
-func sendError(err error) error {
+// postError maps a failed message POST: a 404 means the recipient's chat or
+// account is gone, and a 413 that Teams found the content too large.
+func postError(err error) error {
 	var ge *msgraph.Error
 	switch {
-	case errors.Is(err, msgraph.ErrOutcomeUnknown):
-		return errors.Join(ErrOutcomeUnknown, err)
-	case msgraph.IsForbidden(err) && errors.As(err, &ge):
-		return errors.Join(&BlockedError{RequestID: ge.RequestID}, err)
+	case errors.Is(err, ErrOutcomeUnknown):
+		return err
 	case msgraph.IsNotFound(err):
 		return errors.Join(ErrRecipientNotFound, err)
+	case errors.As(err, &ge) && ge.Status == http.StatusRequestEntityTooLarge:
+		return errors.Join(&InputError{Field: "content", Message: "is longer than Teams accepts; shorten the message"}, err)
 	}
 	return err
 }
 
-// recordOutcome stores the result of an owned idempotent send. It runs even
-// when the request was cancelled, so a send is never left half-recorded.
-func (s *Service) recordOutcome(ctx context.Context, recruiterID, key string, res *SendResult, sendErr error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	rec := sentRecord{Status: sendFailed}
+// validateSend checks and normalizes the input and returns the body to post.
+func validateSend(in *SendInput) (string, error) {
+	email, id := strings.TrimSpace(in.RecipientEmail), strings.TrimSpace(in.RecipientID)
 	switch {
-	case sendErr == nil:
-		rec = sentRecord{
+	case email == "" && id == "":
+		return "", &InputError{Field: "recipientEmail", Message: "is missing; give the colleague's email or id"}
+	case email != "" && id != "":
+		return "", &InputError{Field: "recipientId", Message: "cannot be combined with recipientEmail; give only one"}
+	}
+	var err error
+	if id != "" {
+		in.RecipientID, err = normalizeUserID(id)
+	} else {
+		in.RecipientEmail, err = normalizeEmail(email)
+	}
+	if err != nil {
+		return "", err
+	}
+
+	switch in.Format {
+	case "":
+		in.Format = FormatText
+	case FormatText, FormatHTML:
+	default:
+		return "", &InputError{Field: "format", Message: "must be TEXT or HTML"}
+	}
+	if len(in.IdempotencyKey) > maxIdempotencyKeyLength {
+		return "", &InputError{Field: "idempotencyKey", Message: fmt.Sprintf("is longer than %d characters", maxIdempotencyKeyLength)}
+	}
+	if !utf8.ValidString(in.IdempotencyKey) {
+		return "", &InputError{Field: "idempotencyKey", Message: "is not valid UTF-8 text"}
+	}
+	return prepareContent(in.Content, in.Format)
+}
+
+// resultOf turns a recorded successful send into its result.
+func resultOf(rec *sentRecord) *SendResult {
+	return &SendResult{
+		MessageID: rec.MessageID, ChatID: rec.ChatID, CreatedAt: rec.MessageCreatedAt.Time, WebURL: rec.WebURL.String,
+		Recipient:    Colleague{ID: rec.RecipientID, DisplayName: rec.RecipientName, Mail: rec.RecipientEmail, UserPrincipalName: rec.RecipientUPN},
+		Deduplicated: true,
+	}
+}
+
+// recordOf turns the outcome of an owned send into its record.
+func recordOf(res *SendResult, err error) sentRecord {
+	switch {
+	case err == nil:
+		return sentRecord{
 			Status: sendSent, RecipientID: res.Recipient.ID, RecipientName: res.Recipient.DisplayName,
 			RecipientEmail: res.Recipient.Mail, RecipientUPN: res.Recipient.UserPrincipalName,
 			ChatID: res.ChatID, MessageID: res.MessageID,
 			MessageCreatedAt: sql.NullTime{Time: res.CreatedAt, Valid: !res.CreatedAt.IsZero()},
 			WebURL:           sql.NullString{String: res.WebURL, Valid: res.WebURL != ""},
 		}
-	case errors.Is(sendErr, ErrOutcomeUnknown):
-		rec.Status = sendUnknown
+	case errors.Is(err, ErrOutcomeUnknown):
+		return sentRecord{Status: sendUnknown}
 	}
-	// NOTE: if this write fails the record stays pending, and repeats of the
-	// key answer "in progress" rather than risk a second message.
-	_ = s.store.finishSend(ctx, recruiterID, key, rec)
-}
-
-// replay answers a repeated idempotency key from its record.
-func replay(rec *sentRecord, hash string) (*SendResult, error) {
-	if rec.RequestHash != hash {
-		return nil, ErrIdempotencyKeyReused
-	}
-	switch rec.Status {
-	case sendSent:
-		return &SendResult{
-			MessageID: rec.MessageID, ChatID: rec.ChatID, CreatedAt: rec.MessageCreatedAt.Time, WebURL: rec.WebURL.String,
-			Recipient:    Colleague{ID: rec.RecipientID, DisplayName: rec.RecipientName, Mail: rec.RecipientEmail, UserPrincipalName: rec.RecipientUPN},
-			Deduplicated: true,
-		}, nil
-	case sendUnknown:
-		return nil, ErrOutcomeUnknown
-	}
-	return nil, ErrSendInProgress
-}
-
-// requestHash identifies what a key was first used for.
-func requestHash(in SendInput) string {
-	h := sha256.New()
-	for _, part := range []string{in.RecipientEmail, in.RecipientID, string(in.Format), in.Content} {
-		fmt.Fprintf(h, "%d:%s;", len(part), part)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// validateSend checks the input and returns the body to post.
-func validateSend(in *SendInput) (string, error) {
-	in.RecipientID = strings.TrimSpace(in.RecipientID)
-	switch {
-	case in.RecipientEmail == "" && in.RecipientID == "":
-		return "", &InputError{Field: "recipientEmail", Message: "is missing; give the colleague's email or id"}
-	case strings.TrimSpace(in.RecipientEmail) != "" && in.RecipientID != "":
-		return "", &InputError{Field: "recipientId", Message: "cannot be combined with recipientEmail; give only one"}
-	}
-	if in.RecipientID == "" {
-		email, err := normalizeEmail(in.RecipientEmail)
-		if err != nil {
-			return "", err
-		}
-		in.RecipientEmail = email
-	} else if len(in.RecipientID) > 128 || strings.ContainsAny(in.RecipientID, "/?#'\"\\ ") {
-		return "", &InputError{Field: "recipientId", Message: "is not a Microsoft user id"}
-	}
-	if in.Format == "" {
-		in.Format = FormatText
-	}
-	if len(in.IdempotencyKey) > maxIdempotencyKeyLength {
-		return "", &InputError{Field: "idempotencyKey", Message: fmt.Sprintf("is longer than %d characters", maxIdempotencyKeyLength)}
-	}
-	return prepareContent(in.Content, in.Format)
+	return sentRecord{Status: sendFailed}
 }

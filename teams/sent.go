@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // sentRecord is a sent_messages row: the outcome of one idempotent send. It
@@ -13,6 +15,7 @@ import (
 type sentRecord struct {
 	RequestHash      string         `db:"request_hash"`
 	Status           string         `db:"status"`
+	AttemptID        string         `db:"attempt_id"`
 	RecipientID      string         `db:"recipient_id"`
 	RecipientName    string         `db:"recipient_display_name"`
 	RecipientEmail   string         `db:"recipient_email"`
@@ -24,47 +27,90 @@ type sentRecord struct {
 	UpdatedAt        time.Time      `db:"updated_at"`
 }
 
-// claimSend inserts a pending record for the key. It returns nil when this
-// request owns the send, or the existing record when the key was used before.
-// A failed record (nothing was posted) is taken over for a new attempt.
-func (s *store) claimSend(ctx context.Context, recruiterID, key, hash string) (*sentRecord, error) {
-	now := s.now().UTC()
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO sent_messages
-		(recruiter_id, idempotency_key, request_hash, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (recruiter_id, idempotency_key) DO NOTHING`), recruiterID, key, hash, sendPending, now, now)
-	if err != nil {
-		return nil, fmt.Errorf("claim idempotency key: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return nil, nil
-	}
+// claim is one request's attempt to own an idempotency key.
+type claim struct {
+	RecruiterID, Key, Hash, AttemptID string
+	ConnectionID, TenantID            string
+	Input                             SendInput
+	// ExpiredBefore is the creation time before which an existing record
+	// has outlived the idempotency TTL and is taken over.
+	ExpiredBefore time.Time
+}
 
+// claimSQL inserts a pending record, filled with what the caches know about
+// the recipient, in the statement that claims the key, so a send to a known
+// recipient reads and claims in one round trip. An existing record is taken
+// over when it outlived the TTL, or when it failed (nothing was posted) for
+// the same request. RETURNING yields a row only when this request owns the
+// key; both PostgreSQL and SQLite (3.35 and later) support it. SQLite needs
+// "WHERE true" to parse ON CONFLICT after INSERT … SELECT.
+const claimSQL = `INSERT INTO sent_messages (recruiter_id, idempotency_key, request_hash, status, attempt_id,
+		recipient_id, recipient_display_name, recipient_email, recipient_upn, chat_id, created_at, updated_at)
+	SELECT ?, ?, ?, 'pending', ?, ` + knownColumns + `, ?, ?
+	` + knownSource + `
+	WHERE true
+	ON CONFLICT (recruiter_id, idempotency_key) DO UPDATE SET request_hash = excluded.request_hash,
+		status = excluded.status, attempt_id = excluded.attempt_id, recipient_id = excluded.recipient_id,
+		recipient_display_name = excluded.recipient_display_name, recipient_email = excluded.recipient_email,
+		recipient_upn = excluded.recipient_upn, chat_id = excluded.chat_id, message_id = '',
+		message_created_at = NULL, web_url = NULL, error_code = NULL,
+		created_at = excluded.created_at, updated_at = excluded.updated_at
+	WHERE sent_messages.created_at < ?
+		OR (sent_messages.status = 'failed' AND sent_messages.request_hash = excluded.request_hash)
+	RETURNING recipient_id, recipient_display_name, recipient_email, recipient_upn, chat_id`
+
+// claimSend tries to own c's key. It returns owned true and what the caches
+// know about the recipient, or owned false when another request owns the
+// key or its outcome is recorded.
+func (s *store) claimSend(ctx context.Context, c claim) (k known, owned bool, err error) {
+	now := s.now().UTC()
+	args := []any{c.RecruiterID, c.Key, c.Hash, c.AttemptID}
+	args = append(args, now, now)
+	args = append(args, s.knownArgs(c.ConnectionID, c.TenantID, c.Input)...)
+	args = append(args, c.ExpiredBefore.UTC())
+
+	st, err := s.prepared(ctx, claimSQL)
+	if err != nil {
+		return known{}, false, err
+	}
+	release, err := s.db.LockWrites(ctx)
+	if err != nil {
+		return known{}, false, err
+	}
+	defer release()
+	err = st.QueryRowxContext(ctx, args...).Scan(&k.RecipientID, &k.DisplayName, &k.Mail, &k.UPN, &k.ChatID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return known{}, false, nil
+	case err != nil:
+		return known{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	return k, true, nil
+}
+
+// sentRecordOf reads the record of key, or nil when there is none.
+func (s *store) sentRecordOf(ctx context.Context, recruiterID, key string) (*sentRecord, error) {
 	var rec sentRecord
-	err = s.db.GetContext(ctx, &rec, s.db.Rebind(`SELECT request_hash, status, recipient_id, recipient_display_name,
-		recipient_email, recipient_upn, chat_id, message_id, message_created_at, web_url, updated_at
+	err := sqlx.GetContext(ctx, s.db, &rec, s.db.Rebind(`SELECT request_hash, status, attempt_id, recipient_id,
+		recipient_display_name, recipient_email, recipient_upn, chat_id, message_id, message_created_at, web_url, updated_at
 		FROM sent_messages WHERE recruiter_id = ? AND idempotency_key = ?`), recruiterID, key)
 	if errors.Is(err, sql.ErrNoRows) {
-		return s.claimSend(ctx, recruiterID, key, hash) // deleted meanwhile (disconnect): claim afresh
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read idempotency record: %w", err)
 	}
-	if rec.RequestHash == hash && rec.Status == sendFailed {
-		res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE sent_messages SET status = ?, updated_at = ?
-			WHERE recruiter_id = ? AND idempotency_key = ? AND status = ?`), sendPending, now, recruiterID, key, sendFailed)
-		if err != nil {
-			return nil, fmt.Errorf("retake failed send: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return nil, nil
-		}
-		rec.Status = sendPending
-	}
 	return &rec, nil
 }
 
-// finishSend records the outcome of an owned send.
-func (s *store) finishSend(ctx context.Context, recruiterID, key string, rec sentRecord) error {
+const finishSQL = `UPDATE sent_messages SET status = ?, recipient_id = ?,
+	recipient_display_name = ?, recipient_email = ?, recipient_upn = ?, chat_id = ?, message_id = ?,
+	message_created_at = ?, web_url = ?, updated_at = ?
+	WHERE recruiter_id = ? AND idempotency_key = ? AND attempt_id = ?`
+
+// finishSend records the outcome of the send that attempt owns. It changes
+// nothing when another request took the key over meanwhile.
+func (s *store) finishSend(ctx context.Context, recruiterID, key, attemptID string, rec sentRecord) error {
 	var created any
 	if rec.MessageCreatedAt.Valid {
 		created = rec.MessageCreatedAt.Time.UTC()
@@ -73,22 +119,42 @@ func (s *store) finishSend(ctx context.Context, recruiterID, key string, rec sen
 	if rec.WebURL.Valid {
 		webURL = rec.WebURL.String
 	}
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE sent_messages SET status = ?, recipient_id = ?,
-		recipient_display_name = ?, recipient_email = ?, recipient_upn = ?, chat_id = ?, message_id = ?,
-		message_created_at = ?, web_url = ?, updated_at = ? WHERE recruiter_id = ? AND idempotency_key = ?`),
-		rec.Status, rec.RecipientID, rec.RecipientName, rec.RecipientEmail, rec.RecipientUPN, rec.ChatID, rec.MessageID,
-		created, webURL, s.now().UTC(), recruiterID, key)
+	st, err := s.prepared(ctx, finishSQL)
+	if err != nil {
+		return err
+	}
+	release, err := s.db.LockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, err = st.ExecContext(ctx, rec.Status, rec.RecipientID, rec.RecipientName, rec.RecipientEmail, rec.RecipientUPN,
+		rec.ChatID, rec.MessageID, created, webURL, s.now().UTC(), recruiterID, key, attemptID)
 	if err != nil {
 		return fmt.Errorf("record send outcome: %w", err)
 	}
 	return nil
 }
 
-// deleteSentBefore removes idempotency records older than cutoff.
-func (s *store) deleteSentBefore(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM sent_messages WHERE created_at < ?`), cutoff.UTC())
+// markAbandoned turns a pending record not updated since before cutoff into
+// an unknown outcome: the process that owned it stopped without recording
+// what happened. The owner's attempt id is kept, so a late finish from it
+// still records the real outcome.
+func (s *store) markAbandoned(ctx context.Context, recruiterID, key string, cutoff time.Time) error {
+	_, err := s.exec(ctx, `UPDATE sent_messages SET status = ?
+		WHERE recruiter_id = ? AND idempotency_key = ? AND status = ? AND updated_at < ?`,
+		sendUnknown, recruiterID, key, sendPending, cutoff.UTC())
 	if err != nil {
-		return 0, fmt.Errorf("delete old idempotency records: %w", err)
+		return fmt.Errorf("mark abandoned send: %w", err)
+	}
+	return nil
+}
+
+// deleteSentBefore deletes the idempotency records created before cutoff.
+func (s *store) deleteSentBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM sent_messages WHERE created_at < ?`, cutoff.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("delete expired idempotency records: %w", err)
 	}
 	return res.RowsAffected()
 }

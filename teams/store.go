@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/wintro/teams-messaging/db"
 )
@@ -19,86 +22,152 @@ const (
 )
 
 // store keeps the chat cache, the recipient cache and the sent-message
-// records. It never stores message content.
+// records. It never stores message content. Its writes on SQLite queue in
+// db.LockWrites, as the vault's do. It is safe for concurrent use.
 type store struct {
 	db  *db.DB
 	now func() time.Time
+
+	mu    sync.Mutex
+	stmts map[string]*sqlx.Stmt // hot-path statements by query text
 }
 
-// cachedChat is a chat cache row: the 1:1 chat with a recipient and the
-// recipient's basic profile.
-type cachedChat struct {
-	ChatID      string `db:"chat_id"`
+func newStore(d *db.DB, now func() time.Time) *store {
+	return &store{db: d, now: now, stmts: map[string]*sqlx.Stmt{}}
+}
+
+// prepared returns query, written with ? placeholders, prepared on the
+// pool. A statement runs on every send, so it is parsed once per pooled
+// connection instead of once per call: on SQLite parsing the claim
+// statement costs more than running it, and on PostgreSQL lib/pq sends an
+// unprepared statement with arguments in two exchanges instead of one. A
+// failed prepare is not cached.
+func (s *store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.db.PreparexContext(ctx, s.db.Rebind(query))
+	if err != nil {
+		return nil, fmt.Errorf("prepare statement: %w", err)
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// known is the cached data about a recipient: the profile when RecipientID
+// is set, and the 1:1 chat when ChatID is set.
+type known struct {
 	RecipientID string `db:"recipient_id"`
 	DisplayName string `db:"recipient_display_name"`
-	Mail        string `db:"recipient_mail"`
+	Mail        string `db:"recipient_email"`
 	UPN         string `db:"recipient_upn"`
+	ChatID      string `db:"chat_id"`
 }
 
-func (s *store) chat(ctx context.Context, connectionID, recipientID string) (*cachedChat, error) {
-	var c cachedChat
-	err := s.db.GetContext(ctx, &c, s.db.Rebind(`SELECT chat_id, recipient_id, recipient_display_name, recipient_mail, recipient_upn
-		FROM chat_cache WHERE connection_id = ? AND recipient_id = ?`), connectionID, recipientID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+// knownColumns and knownSource read both caches in one statement. The
+// recipient cache maps an email to a user. A lookup by id passes an empty
+// email, so it skips that cache. The chat cache maps the user, or the id
+// given, to the chat. The one-row subquery makes the statement return a row
+// even when neither cache has the recipient.
+const (
+	knownColumns = `COALESCE(c.recipient_id, r.user_id, ''), COALESCE(c.recipient_display_name, r.display_name, ''),
+		COALESCE(c.recipient_mail, r.mail, ''), COALESCE(c.recipient_upn, r.user_principal_name, ''), COALESCE(c.chat_id, '')`
+	knownSource = `FROM (SELECT 1 AS one) AS k
+		LEFT JOIN recipient_cache r ON r.tenant_id = ? AND r.email = ? AND r.expires_at > ?
+		LEFT JOIN chat_cache c ON c.connection_id = ? AND c.recipient_id = COALESCE(r.user_id, ?)`
+)
+
+const lookupSQL = `SELECT ` + knownColumns + ` ` + knownSource
+
+// knownArgs are the arguments of knownSource.
+func (s *store) knownArgs(connectionID, tenantID string, in SendInput) []any {
+	return []any{tenantID, in.RecipientEmail, s.now().UTC(), connectionID, in.RecipientID}
+}
+
+// lookup reads what the caches know about the recipient of in.
+func (s *store) lookup(ctx context.Context, connectionID, tenantID string, in SendInput) (known, error) {
+	var k known
+	st, err := s.prepared(ctx, lookupSQL)
+	if err == nil {
+		err = st.QueryRowxContext(ctx, s.knownArgs(connectionID, tenantID, in)...).
+			Scan(&k.RecipientID, &k.DisplayName, &k.Mail, &k.UPN, &k.ChatID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read chat cache: %w", err)
+		return known{}, fmt.Errorf("read recipient and chat caches: %w", err)
 	}
-	return &c, nil
+	return k, nil
 }
 
-func (s *store) putChat(ctx context.Context, connectionID, recruiterID string, c cachedChat) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO chat_cache
+// chat reads the chat cache entry of recipientID, or "" when there is none.
+func (s *store) chat(ctx context.Context, connectionID, recipientID string) (string, error) {
+	var chatID string
+	err := s.db.GetContext(ctx, &chatID, s.db.Rebind(`SELECT chat_id FROM chat_cache
+		WHERE connection_id = ? AND recipient_id = ?`), connectionID, recipientID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read chat cache: %w", err)
+	}
+	return chatID, nil
+}
+
+// putChat stores the chat with c and c's profile.
+func (s *store) putChat(ctx context.Context, connectionID, recruiterID, chatID string, c Colleague) error {
+	_, err := s.exec(ctx, `INSERT INTO chat_cache
 		(connection_id, recruiter_id, recipient_id, chat_id, recipient_display_name, recipient_mail, recipient_upn, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (connection_id, recipient_id) DO UPDATE SET chat_id = excluded.chat_id,
 			recipient_display_name = excluded.recipient_display_name, recipient_mail = excluded.recipient_mail,
-			recipient_upn = excluded.recipient_upn`),
-		connectionID, recruiterID, c.RecipientID, c.ChatID, c.DisplayName, c.Mail, c.UPN, s.now().UTC())
+			recipient_upn = excluded.recipient_upn`,
+		connectionID, recruiterID, c.ID, chatID, c.DisplayName, c.Mail, c.UserPrincipalName, s.now().UTC())
 	if err != nil {
 		return fmt.Errorf("write chat cache: %w", err)
 	}
 	return nil
 }
 
+// dropChat deletes the chat cache entry of recipientID.
 func (s *store) dropChat(ctx context.Context, connectionID, recipientID string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM chat_cache WHERE connection_id = ? AND recipient_id = ?`), connectionID, recipientID)
+	_, err := s.exec(ctx, `DELETE FROM chat_cache WHERE connection_id = ? AND recipient_id = ?`, connectionID, recipientID)
 	if err != nil {
 		return fmt.Errorf("delete chat cache entry: %w", err)
 	}
 	return nil
 }
 
-// cachedRecipient is a recipient cache row: email → user, per tenant.
-type cachedRecipient struct {
-	UserID      string         `db:"user_id"`
-	DisplayName string         `db:"display_name"`
-	UPN         string         `db:"user_principal_name"`
-	Mail        sql.NullString `db:"mail"`
-}
-
-func (s *store) recipient(ctx context.Context, tenantID, email string) (*cachedRecipient, error) {
-	var r cachedRecipient
-	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT user_id, display_name, user_principal_name, mail
-		FROM recipient_cache WHERE tenant_id = ? AND email = ? AND expires_at > ?`), tenantID, email, s.now().UTC())
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read recipient cache: %w", err)
-	}
-	return &r, nil
-}
-
-func (s *store) putRecipient(ctx context.Context, tenantID, email string, r cachedRecipient, ttl time.Duration) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO recipient_cache
+// putRecipient caches email → c for the tenant until ttl has passed.
+func (s *store) putRecipient(ctx context.Context, tenantID, email string, c Colleague, ttl time.Duration) error {
+	mail := sql.NullString{String: c.Mail, Valid: c.Mail != ""}
+	_, err := s.exec(ctx, `INSERT INTO recipient_cache
 		(tenant_id, email, user_id, display_name, user_principal_name, mail, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, email) DO UPDATE SET user_id = excluded.user_id, display_name = excluded.display_name,
-			user_principal_name = excluded.user_principal_name, mail = excluded.mail, expires_at = excluded.expires_at`),
-		tenantID, email, r.UserID, r.DisplayName, r.UPN, r.Mail, s.now().Add(ttl).UTC())
+			user_principal_name = excluded.user_principal_name, mail = excluded.mail, expires_at = excluded.expires_at`,
+		tenantID, email, c.ID, c.DisplayName, c.UserPrincipalName, mail, s.now().Add(ttl).UTC())
 	if err != nil {
 		return fmt.Errorf("write recipient cache: %w", err)
 	}
 	return nil
+}
+
+// deleteRecipientsExpired deletes the recipient cache entries expired at now.
+func (s *store) deleteRecipientsExpired(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM recipient_cache WHERE expires_at <= ?`, now.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("delete expired recipient cache entries: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// exec runs one writing statement, written with ? placeholders, in this
+// process's write turn.
+func (s *store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	release, err := s.db.LockWrites(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return s.db.ExecContext(ctx, s.db.Rebind(query), args...)
 }
