@@ -134,6 +134,8 @@ func (e *Emulator) writeFault(w http.ResponseWriter, r *http.Request, rt route, 
 
 func faultGraphCode(status int) string {
 	switch status {
+	case http.StatusUnauthorized:
+		return "InvalidAuthenticationToken"
 	case http.StatusTooManyRequests:
 		return "TooManyRequests"
 	case http.StatusServiceUnavailable:

@@ -228,11 +228,16 @@ func (s *Service) callGraph(ctx context.Context, a *oauth.Access, call func(a *o
 		a = fresh
 		err = call(a)
 	}
-	if msgraph.IsClaimsChallenge(err) || msgraph.IsUnauthorized(err) {
+	if msgraph.IsClaimsChallenge(err) {
 		if xerr := s.cfg.Tokens.ExpireConnection(ctx, a, vault.ReasonAccessRevoked); xerr != nil {
 			return a, errors.Join(err, xerr)
 		}
 		return a, &oauth.ExpiredError{Reason: vault.ReasonAccessRevoked}
+	}
+	if msgraph.IsUnauthorized(err) {
+		// A token refreshed a moment ago was rejected too. That is not proof
+		// the grant is dead, so the connection is kept and the request fails.
+		return a, errors.Join(ErrUpstreamUnavailable, err)
 	}
 	return a, mapGraphError(err)
 }
