@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -95,7 +94,6 @@ func rotateKeys(ctx context.Context, getenv func(string) string, args []string) 
 	if err != nil {
 		return fmt.Errorf("rotate keys: %w", err)
 	}
-	slog.Info("key rotation finished", "reencrypted", report.Reencrypted, "primary_key", keys.PrimaryID())
 	fmt.Printf("re-encrypted %d secrets with key %q\n", report.Reencrypted, keys.PrimaryID())
 	printUsage(report.Remaining)
 	return nil
