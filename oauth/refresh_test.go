@@ -115,10 +115,14 @@ func TestRefreshHungIsCancelled(t *testing.T) {
 		}
 		rig.clock.Add(maxRefreshBackoff)
 
-		for name, s := range map[string]*Service{"other replica": b, "same replica": a} {
-			got, err := s.Access(context.Background(), "r1")
+		// The other replica goes first, so the new token comes from it.
+		for _, replica := range []struct {
+			name string
+			s    *Service
+		}{{"other replica", b}, {"same replica", a}} {
+			got, err := replica.s.Access(context.Background(), "r1")
 			if err != nil || got.Token == conn.Tokens.AccessToken {
-				t.Fatalf("Access on the %s after the hung refresh = %v, want a new token", name, err)
+				t.Fatalf("Access on the %s after the hung refresh = %v, want a new token", replica.name, err)
 			}
 		}
 		if calls := rig.settledTokenCalls(before+2) - before; calls != 2 {

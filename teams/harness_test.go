@@ -155,6 +155,24 @@ func (h *harness) graphRequests() int {
 	return n
 }
 
+// settledGraphRequests returns graphRequests once it stops changing. The
+// emulator counts a request when its handler returns, which for a request
+// the client abandoned comes a moment after the client gave up.
+func (h *harness) settledGraphRequests() int {
+	h.t.Helper()
+	last := h.graphRequests()
+	for range 50 {
+		time.Sleep(50 * time.Millisecond)
+		n := h.graphRequests()
+		if n == last {
+			return n
+		}
+		last = n
+	}
+	h.t.Fatalf("emulator request count still changing after 2.5 s")
+	return last
+}
+
 // messages returns the messages the emulator holds.
 func (h *harness) messages() []msemulator.Message {
 	return h.emulator.Messages()

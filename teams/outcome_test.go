@@ -94,7 +94,7 @@ func TestSendTimeoutAfterPost(t *testing.T) {
 			t.Fatalf("emulator holds %d messages, want 2 (warm-up and the timed-out one)", got)
 		}
 
-		before := h.graphRequests()
+		before := h.settledGraphRequests()
 		_, err = h.send(in)
 		if !errors.Is(err, ErrOutcomeUnknown) {
 			t.Errorf("client retry with the same key = %v, want ErrOutcomeUnknown", err)

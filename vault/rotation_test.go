@@ -91,6 +91,8 @@ func TestRotateKeysDuringRefresh(t *testing.T) {
 		// so each connection's count is the n of its stored tokens.
 		latest := make([]atomic.Int64, len(conns))
 		stop := make(chan struct{})
+		started := make(chan struct{})
+		var startOnce sync.Once
 		var wg sync.WaitGroup
 		for w := range 8 {
 			wg.Add(1)
@@ -112,10 +114,13 @@ func TestRotateKeysDuringRefresh(t *testing.T) {
 						t.Errorf("Refresh = %v", err)
 						return
 					}
+					startOnce.Do(func() { close(started) })
 				}
 			}()
 		}
 
+		// Rotation starts once refreshes are running, so the two overlap.
+		<-started
 		report, err := s.RotateKeys(ctx, 5)
 		close(stop)
 		wg.Wait()
