@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -73,8 +74,14 @@ func rotateKeys(ctx context.Context, getenv func(string) string, args []string) 
 	if err != nil {
 		return err
 	}
+	if cfg.VaultKeys == "" && cfg.DevMode {
+		// Dev mode keeps its generated key in the data folder.
+		if b, err := os.ReadFile(filepath.Join(cfg.DataDir, devVaultKeyFile)); err == nil {
+			cfg.VaultKeys = devVaultKeyID + ":" + strings.TrimSpace(string(b))
+		}
+	}
 	if cfg.VaultKeys == "" {
-		return errors.New("WINTRO_VAULT_KEYS is empty; rotate-keys needs the keyring")
+		return errors.New("WINTRO_VAULT_KEYS is empty; rotate-keys needs the keyring (id:base64key,…, the new key first)")
 	}
 	keys, err := vault.ParseKeyring(cfg.VaultKeys)
 	if err != nil {

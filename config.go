@@ -23,7 +23,7 @@ var settings = []setting{
 	{"WINTRO_ENV", "development", "development or production; production adds fail-closed checks at start"},
 	{"DATABASE_URL", "sqlite:./data/wintro-teams.db", "postgres://… (PostgreSQL via lib/pq) or sqlite:PATH (embedded SQLite)"},
 	{"WINTRO_DB_MAX_CONNS", "20", "maximum open PostgreSQL connections per replica"},
-	{"WINTRO_LISTEN_ADDR", ":8080", "address the HTTP server listens on"},
+	{"WINTRO_LISTEN_ADDR", ":8080 (127.0.0.1:8080 in dev mode)", "address the HTTP server listens on; dev mode listens on loopback only because its pages carry a dev token"},
 	{"WINTRO_PUBLIC_URL", "http://localhost:{port}", "external base URL of this service; the redirect URI is {WINTRO_PUBLIC_URL}/oauth/callback"},
 	{"WINTRO_APP_URL", "WINTRO_PUBLIC_URL in dev mode", "the SPA's origin: CORS allowlist and where the callback sends the browser back"},
 	{"WINTRO_DATA_DIR", "./data", "folder for dev-mode files (SQLite database, generated dev keys)"},
@@ -102,7 +102,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c := &Config{
 		Production:    strings.EqualFold(env("WINTRO_ENV", "development"), "production"),
 		DatabaseURL:   env("DATABASE_URL", "sqlite:./data/wintro-teams.db"),
-		ListenAddr:    env("WINTRO_LISTEN_ADDR", ":8080"),
+		ListenAddr:    env("WINTRO_LISTEN_ADDR", ""),
 		PublicURL:     strings.TrimRight(env("WINTRO_PUBLIC_URL", ""), "/"),
 		AppURL:        strings.TrimRight(env("WINTRO_APP_URL", ""), "/"),
 		DataDir:       env("WINTRO_DATA_DIR", "./data"),
@@ -119,6 +119,12 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		InternalToken: getenv("WINTRO_INTERNAL_TOKEN"),
 	}
 	c.DevMode = c.ClientID == "" && !c.Production
+	if c.ListenAddr == "" {
+		c.ListenAddr = ":8080"
+		if c.DevMode {
+			c.ListenAddr = "127.0.0.1:8080"
+		}
+	}
 
 	c.DBMaxConns = parseInt(env("WINTRO_DB_MAX_CONNS", "20"), "WINTRO_DB_MAX_CONNS", &problems)
 	c.SendBurst = parseInt(env("WINTRO_SEND_BURST", "10"), "WINTRO_SEND_BURST", &problems)

@@ -23,6 +23,8 @@ const (
 	devOrgID        = "dev-org"
 	devTokenTTL     = 30 * 24 * time.Hour
 	devClientSecret = "dev-emulator-client-secret"
+	devVaultKeyFile = "dev-vault.key"
+	devVaultKeyID   = "dev"
 )
 
 // prepareDevMode fills in what is not configured: the emulator as the
@@ -34,11 +36,11 @@ func (a *app) prepareDevMode() error {
 		return fmt.Errorf("create data folder: %w", err)
 	}
 	if cfg.VaultKeys == "" {
-		key, err := readOrCreateSecret(filepath.Join(cfg.DataDir, "dev-vault.key"), vault.GenerateKey)
+		key, err := readOrCreateSecret(filepath.Join(cfg.DataDir, devVaultKeyFile), vault.GenerateKey)
 		if err != nil {
 			return err
 		}
-		cfg.VaultKeys = "dev:" + key
+		cfg.VaultKeys = devVaultKeyID + ":" + key
 	}
 	if cfg.JWTSecret == "" && cfg.JWKSURL == "" {
 		secret, err := readOrCreateSecret(filepath.Join(cfg.DataDir, "dev-jwt.secret"), random32)

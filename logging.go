@@ -12,7 +12,7 @@ import (
 // construction, attribute values that look like secrets, so a token that
 // reaches a log line by mistake is still not written.
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel, ReplaceAttr: durationAsText}
 	var h slog.Handler
 	if cfg.LogJSON {
 		h = slog.NewJSONHandler(w, opts)
@@ -90,4 +90,13 @@ func redactAttr(a slog.Attr) slog.Attr {
 
 func redactText(s string) string {
 	return secretPattern.ReplaceAllString(s, redacted)
+}
+
+// durationAsText writes durations as "1.5s" instead of nanoseconds, so a
+// reader of the JSON log sees the unit.
+func durationAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }

@@ -152,3 +152,38 @@ func TestHealthzAndHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandLineArguments(t *testing.T) {
+	env := func(string) string { return "" }
+	if code := run([]string{"serve", "--bogus"}, env); code != 2 {
+		t.Errorf("serve --bogus = exit %d, want 2", code)
+	}
+	if code := run([]string{"frobnicate"}, env); code != 2 {
+		t.Errorf("unknown command = exit %d, want 2", code)
+	}
+	if code := run([]string{"emulator", "--help"}, env); code != 0 {
+		t.Errorf("emulator --help = exit %d, want 0", code)
+	}
+	if code := run([]string{"version"}, env); code != 0 {
+		t.Errorf("version = exit %d, want 0", code)
+	}
+}
+
+func TestDevModeListensOnLoopback(t *testing.T) {
+	cfg, err := loadConfig(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.DevMode || cfg.ListenAddr != "127.0.0.1:8080" {
+		t.Errorf("dev mode %t listens on %q, want 127.0.0.1:8080", cfg.DevMode, cfg.ListenAddr)
+	}
+	cfg, err = loadConfig(func(k string) string {
+		return map[string]string{"WINTRO_MS_CLIENT_ID": "x", "WINTRO_MS_CLIENT_SECRET": "y", "WINTRO_VAULT_KEYS": "k:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "WINTRO_AUTH_JWT_SECRET": testJWTSecret, "WINTRO_APP_URL": "http://app.test"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ListenAddr != ":8080" {
+		t.Errorf("configured mode listens on %q, want :8080", cfg.ListenAddr)
+	}
+}

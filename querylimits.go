@@ -22,6 +22,9 @@ const (
 // fields, before any resolver runs.
 type queryShapeLimit struct {
 	maxDepth, maxFields int
+	// noIntrospection rejects __schema and __type with a clear error; gqlgen
+	// itself would fail them as an internal error.
+	noIntrospection bool
 }
 
 var (
@@ -36,6 +39,9 @@ func (queryShapeLimit) Validate(schema graphql.ExecutableSchema) error { return 
 func (l queryShapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
+	}
+	if l.noIntrospection && selectsIntrospection(oc.Operation.SelectionSet) {
+		return &gqlerror.Error{Message: "Introspection is turned off on this server (WINTRO_INTROSPECTION).", Extensions: map[string]any{"code": "INTROSPECTION_DISABLED"}}
 	}
 	m := shapeMeter{maxDepth: l.maxDepth, maxFields: l.maxFields}
 	m.walk(oc.Operation.SelectionSet, 1, 0)
@@ -83,4 +89,26 @@ func (m *shapeMeter) walk(set ast.SelectionSet, depth, spreads int) {
 			}
 		}
 	}
+}
+
+// selectsIntrospection reports whether a root selection asks for __schema or
+// __type, directly or through fragments.
+func selectsIntrospection(set ast.SelectionSet) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if selectsIntrospection(s.SelectionSet) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil && selectsIntrospection(s.Definition.SelectionSet) {
+				return true
+			}
+		}
+	}
+	return false
 }

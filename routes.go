@@ -65,7 +65,7 @@ func (a *app) graphqlHandler() http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
-	srv.Use(queryShapeLimit{maxDepth: maxQueryDepth, maxFields: maxQueryFields})
+	srv.Use(queryShapeLimit{maxDepth: maxQueryDepth, maxFields: maxQueryFields, noIntrospection: !a.cfg.Introspection})
 	srv.SetParserTokenLimit(maxQueryTokens)
 	srv.SetDisableSuggestion(a.cfg.Production)
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(a.log, requestIDFrom))

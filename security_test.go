@@ -350,3 +350,14 @@ func TestInternalRouteAbsentWithoutToken(t *testing.T) {
 		t.Errorf("DELETE with no internal token configured: %d, want 404", res.StatusCode)
 	}
 }
+
+func TestIntrospectionDisabledIsExplained(t *testing.T) {
+	s := startStack(t, "sqlite:"+t.TempDir()+"/test.db", func(c *Config) { c.Introspection = false })
+	r := s.graphql(s.token("r-1", ""), `{ __schema { types { name } } }`, nil, nil)
+	if r.code() != "INTROSPECTION_DISABLED" {
+		t.Errorf("introspection with it turned off: errors %+v, want INTROSPECTION_DISABLED", r.Errors)
+	}
+	if strings.Contains(s.logs.String(), "level=ERROR") || strings.Contains(s.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("a disabled introspection query was logged as an error:\n%s", s.logs.String())
+	}
+}

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -39,10 +40,19 @@ func run(args []string, getenv func(string) string) int {
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "-help" {
-			printHelp(os.Stdout)
-			return 0
+	// serve and version take no arguments: anything else is a mistake, not
+	// something to ignore. emulator and rotate-keys parse their own flags,
+	// and their --help lists them.
+	if cmd == "serve" || cmd == "help" || cmd == "version" {
+		for _, a := range args {
+			if a == "-h" || a == "--help" || a == "-help" {
+				printHelp(os.Stdout)
+				return 0
+			}
+		}
+		if len(args) > 0 && cmd != "help" {
+			fmt.Fprintf(os.Stderr, "%s takes no arguments (got %q); configure it with environment variables, listed by --help\n", cmd, args)
+			return 2
 		}
 	}
 
@@ -66,6 +76,9 @@ func run(args []string, getenv func(string) string) int {
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q; run with --help to list commands and settings\n", cmd)
 		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wintro-teams:", err)

@@ -24,6 +24,15 @@ var (
 	opsBinaryErr  error
 )
 
+// TestMain removes the binary opsBinary built, once every test has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if opsBinaryPath != "" {
+		os.RemoveAll(filepath.Dir(opsBinaryPath))
+	}
+	os.Exit(code)
+}
+
 // opsBinary builds the service once per test run.
 func opsBinary(t *testing.T) string {
 	t.Helper()

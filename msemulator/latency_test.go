@@ -25,7 +25,7 @@ func TestGraphLatencySetting(t *testing.T) {
 		t.Fatalf("CurrentSettings().GraphLatencyMs = %d, want 600000", got)
 	}
 
-	// The token endpoint answers at once: signing in again would otherwise hang.
+	// The token endpoint responds at once, else signing in again would hang.
 	if again := h.userToken(DemoRecruiterUPN); again == "" {
 		t.Fatal("userToken() with Graph latency set = empty, want a token")
 	}
