@@ -187,3 +187,20 @@ func TestDevModeListensOnLoopback(t *testing.T) {
 		t.Errorf("configured mode listens on %q, want :8080", cfg.ListenAddr)
 	}
 }
+
+func TestOutcomePoolCommitsAsynchronously(t *testing.T) {
+	s := startStack(t, dbtest.URL(t))
+	var main, outcome string
+	if err := s.app.db.Get(&main, "SHOW synchronous_commit"); err != nil {
+		t.Fatal(err)
+	}
+	if s.app.outcomeDB == nil {
+		t.Fatal("no outcome pool on PostgreSQL")
+	}
+	if err := s.app.outcomeDB.Get(&outcome, "SHOW synchronous_commit"); err != nil {
+		t.Fatal(err)
+	}
+	if main != "on" || outcome != "off" {
+		t.Errorf("synchronous_commit: main pool %q, outcome pool %q; want on and off", main, outcome)
+	}
+}

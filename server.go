@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -89,17 +90,19 @@ func run(args []string, getenv func(string) string) int {
 
 // app is the wired service: everything serve needs, built once.
 type app struct {
-	cfg      *Config
-	log      *slog.Logger
-	metrics  *metrics
-	db       *db.DB
-	keys     *vault.Keyring
-	store    *vault.Store
-	verifier *identity.Verifier
-	oauth    *oauth.Service
-	teams    *teams.Service
-	emulator *msemulator.Emulator // dev mode only
-	devToken string               // dev mode only
+	cfg     *Config
+	log     *slog.Logger
+	metrics *metrics
+	db      *db.DB
+	// outcomeDB writes send outcomes with synchronous_commit off (PostgreSQL only).
+	outcomeDB *db.DB
+	keys      *vault.Keyring
+	store     *vault.Store
+	verifier  *identity.Verifier
+	oauth     *oauth.Service
+	teams     *teams.Service
+	emulator  *msemulator.Emulator // dev mode only
+	devToken  string               // dev mode only
 }
 
 // newApp opens the database, migrates it and builds the services.
@@ -143,7 +146,29 @@ func (a *app) openDatabase(ctx context.Context) error {
 		return fmt.Errorf("migrate database: %w", err)
 	}
 	a.db = d
+	if d.Dialect == db.Postgres {
+		// Send outcomes are written without waiting for the WAL flush: see
+		// teams.Config.OutcomeDB for why losing one in a crash is safe.
+		outcome, err := db.OpenWith(ctx, withQueryParam(a.cfg.DatabaseURL, "synchronous_commit", "off"), db.Options{MaxOpenConns: max(2, a.cfg.DBMaxConns/4)})
+		if err != nil {
+			d.Close()
+			return fmt.Errorf("open database for send outcomes: %w", err)
+		}
+		a.outcomeDB = outcome
+	}
 	return nil
+}
+
+// withQueryParam returns rawURL with the query parameter key set to value.
+func withQueryParam(rawURL, key, value string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func (a *app) buildServices(ctx context.Context) error {
@@ -172,7 +197,7 @@ func (a *app) buildServices(ctx context.Context) error {
 		return err
 	}
 	a.teams, err = teams.New(teams.Config{
-		Graph: graphClient, Tokens: a.oauth, DB: a.db, RateLimit: cfg.SendRate, RateBurst: cfg.SendBurst,
+		Graph: graphClient, Tokens: a.oauth, DB: a.db, OutcomeDB: a.outcomeDB, RateLimit: cfg.SendRate, RateBurst: cfg.SendBurst,
 		OnError: func(op string, err error) { a.log.Error("messaging: "+op+" failed", "error", err) },
 	})
 	return err
@@ -181,6 +206,9 @@ func (a *app) buildServices(ctx context.Context) error {
 func (a *app) close() {
 	if a.verifier != nil {
 		a.verifier.Close()
+	}
+	if a.outcomeDB != nil {
+		a.outcomeDB.Close()
 	}
 	if a.db != nil {
 		a.db.Close()

@@ -180,7 +180,8 @@ func sqliteDSN(file string) string {
 }
 
 // postgresDSN sets the session time zone to UTC unless the URL names one,
-// so TIMESTAMPTZ values scan as UTC times whatever the server's default is.
+// so TIMESTAMPTZ values scan as UTC times whatever the server's default is,
+// and turns on lib/pq's binary_parameters unless the URL sets it.
 func postgresDSN(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -189,6 +190,13 @@ func postgresDSN(rawURL string) string {
 	q := u.Query()
 	if q.Get("timezone") == "" {
 		q.Set("timezone", "UTC")
+	}
+	// binary_parameters makes lib/pq send a statement with arguments in one
+	// exchange instead of two (parse, then bind and execute). It sends []byte
+	// arguments in binary, which suits this schema: every []byte goes to a
+	// BYTEA column.
+	if q.Get("binary_parameters") == "" {
+		q.Set("binary_parameters", "yes")
 	}
 	u.RawQuery = q.Encode()
 	return u.String()

@@ -69,7 +69,7 @@ func (s *store) claimSend(ctx context.Context, c claim) (k known, owned bool, er
 	args = append(args, s.knownArgs(c.ConnectionID, c.TenantID, c.Input)...)
 	args = append(args, c.ExpiredBefore.UTC())
 
-	st, err := s.prepared(ctx, claimSQL)
+	st, err := s.prepared(ctx, s.db, claimSQL)
 	if err != nil {
 		return known{}, false, err
 	}
@@ -119,11 +119,11 @@ func (s *store) finishSend(ctx context.Context, recruiterID, key, attemptID stri
 	if rec.WebURL.Valid {
 		webURL = rec.WebURL.String
 	}
-	st, err := s.prepared(ctx, finishSQL)
+	st, err := s.prepared(ctx, s.outcomeDB, finishSQL)
 	if err != nil {
 		return err
 	}
-	release, err := s.db.LockWrites(ctx)
+	release, err := s.outcomeDB.LockWrites(ctx)
 	if err != nil {
 		return err
 	}

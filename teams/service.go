@@ -58,6 +58,12 @@ type Config struct {
 	Graph  *msgraph.Client
 	Tokens Tokens
 	DB     *db.DB
+	// OutcomeDB, when set, writes the outcome of idempotent sends. Package
+	// main sets it on PostgreSQL to a pool with synchronous_commit off: a
+	// database crash can lose such a write, which leaves the record pending
+	// and reads as "outcome unknown" later, never as a reason to resend.
+	// The claim before the Graph POST always goes through DB.
+	OutcomeDB *db.DB
 	Now    func() time.Time
 
 	RecipientCacheTTL time.Duration
@@ -112,7 +118,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{
 		cfg:      cfg,
-		store:    newStore(cfg.DB, cfg.Now),
+		store:    newStore(cfg.DB, cfg.OutcomeDB, cfg.Now),
 		limiters: newLimiters(cfg.RateLimit, cfg.RateBurst),
 		used:     newUsedMarks(cfg.MarkUsedInterval),
 	}, nil

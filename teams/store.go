@@ -25,15 +25,24 @@ const (
 // records. It never stores message content. Its writes on SQLite queue in
 // db.LockWrites, as the vault's do. It is safe for concurrent use.
 type store struct {
-	db  *db.DB
-	now func() time.Time
+	db        *db.DB
+	outcomeDB *db.DB // writes send outcomes; db when not configured
+	now       func() time.Time
 
 	mu    sync.Mutex
-	stmts map[string]*sqlx.Stmt // hot-path statements by query text
+	stmts map[stmtKey]*sqlx.Stmt // hot-path statements
 }
 
-func newStore(d *db.DB, now func() time.Time) *store {
-	return &store{db: d, now: now, stmts: map[string]*sqlx.Stmt{}}
+type stmtKey struct {
+	db    *db.DB
+	query string
+}
+
+func newStore(d, outcomeDB *db.DB, now func() time.Time) *store {
+	if outcomeDB == nil {
+		outcomeDB = d
+	}
+	return &store{db: d, outcomeDB: outcomeDB, now: now, stmts: map[stmtKey]*sqlx.Stmt{}}
 }
 
 // prepared returns query, written with ? placeholders, prepared on the
@@ -42,17 +51,18 @@ func newStore(d *db.DB, now func() time.Time) *store {
 // statement costs more than running it, and on PostgreSQL lib/pq sends an
 // unprepared statement with arguments in two exchanges instead of one. A
 // failed prepare is not cached.
-func (s *store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+func (s *store) prepared(ctx context.Context, d *db.DB, query string) (*sqlx.Stmt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st, ok := s.stmts[query]; ok {
+	key := stmtKey{db: d, query: query}
+	if st, ok := s.stmts[key]; ok {
 		return st, nil
 	}
-	st, err := s.db.PreparexContext(ctx, s.db.Rebind(query))
+	st, err := d.PreparexContext(ctx, d.Rebind(query))
 	if err != nil {
 		return nil, fmt.Errorf("prepare statement: %w", err)
 	}
-	s.stmts[query] = st
+	s.stmts[key] = st
 	return st, nil
 }
 
@@ -89,7 +99,7 @@ func (s *store) knownArgs(connectionID, tenantID string, in SendInput) []any {
 // lookup reads what the caches know about the recipient of in.
 func (s *store) lookup(ctx context.Context, connectionID, tenantID string, in SendInput) (known, error) {
 	var k known
-	st, err := s.prepared(ctx, lookupSQL)
+	st, err := s.prepared(ctx, s.db, lookupSQL)
 	if err == nil {
 		err = st.QueryRowxContext(ctx, s.knownArgs(connectionID, tenantID, in)...).
 			Scan(&k.RecipientID, &k.DisplayName, &k.Mail, &k.UPN, &k.ChatID)
