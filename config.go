@@ -47,7 +47,7 @@ var settings = []setting{
 	{"WINTRO_SHUTDOWN_TIMEOUT", "25s", "how long in-flight requests may run after SIGTERM"},
 	{"WINTRO_KEEPALIVE_IDLE", "336h", "refresh a connection whose refresh token has not been used for this long (Microsoft expires it after 90 days unused)"},
 	{"WINTRO_KEEPALIVE_INTERVAL", "1h", "mean time between two keep-alive sweeps of one replica; each wait varies by up to 20%"},
-	{"WINTRO_KEEPALIVE_BATCH", "100", "maximum connections one keep-alive sweep refreshes"},
+	{"WINTRO_KEEPALIVE_BATCH", "1000", "maximum connections one keep-alive sweep refreshes"},
 }
 
 const devClientIDNote = "d70347e7-f4d1-4323-93a4-760a6a6c1d91"

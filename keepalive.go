@@ -21,7 +21,7 @@ func (c *Config) readKeepAlive(env func(name, def string) string) []string {
 	}
 	c.KeepAliveInterval = duration("WINTRO_KEEPALIVE_INTERVAL", "1h")
 	c.KeepAliveIdle = duration("WINTRO_KEEPALIVE_IDLE", "336h")
-	c.KeepAliveBatch = parseInt(env("WINTRO_KEEPALIVE_BATCH", "100"), "WINTRO_KEEPALIVE_BATCH", &problems)
+	c.KeepAliveBatch = parseInt(env("WINTRO_KEEPALIVE_BATCH", "1000"), "WINTRO_KEEPALIVE_BATCH", &problems)
 	return problems
 }
 

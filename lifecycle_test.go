@@ -345,8 +345,8 @@ func TestKeepAliveSettings(t *testing.T) {
 			if err != nil {
 				t.Fatalf("loadConfig = %v", err)
 			}
-			if tt.env == nil && (cfg.KeepAliveIdle != 14*24*time.Hour || cfg.KeepAliveInterval != time.Hour || cfg.KeepAliveBatch != 100) {
-				t.Errorf("defaults = %s, %s, %d; want 336h, 1h, 100", cfg.KeepAliveIdle, cfg.KeepAliveInterval, cfg.KeepAliveBatch)
+			if tt.env == nil && (cfg.KeepAliveIdle != 14*24*time.Hour || cfg.KeepAliveInterval != time.Hour || cfg.KeepAliveBatch != 1000) {
+				t.Errorf("defaults = %s, %s, %d; want 336h, 1h, 1000", cfg.KeepAliveIdle, cfg.KeepAliveInterval, cfg.KeepAliveBatch)
 			}
 			if tt.env != nil && (cfg.KeepAliveIdle != 240*time.Hour || cfg.KeepAliveInterval != 10*time.Minute || cfg.KeepAliveBatch != 5) {
 				t.Errorf("custom = %s, %s, %d; want 240h, 10m, 5", cfg.KeepAliveIdle, cfg.KeepAliveInterval, cfg.KeepAliveBatch)

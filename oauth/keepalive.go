@@ -14,7 +14,7 @@ import (
 const (
 	DefaultKeepAliveIdle     = 14 * 24 * time.Hour
 	DefaultKeepAliveInterval = time.Hour
-	DefaultKeepAliveBatch    = 100
+	DefaultKeepAliveBatch    = 1000
 	// DefaultKeepAliveClaim is how long a replica keeps the connections it
 	// claimed for one sweep before another replica may take them.
 	DefaultKeepAliveClaim = 30 * time.Minute
