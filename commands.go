@@ -27,6 +27,7 @@ func runEmulator(ctx context.Context, args []string) error {
 	redirect := fs.String("redirect-uri", "http://localhost:8080/oauth/callback", "registered redirect URI (comma-separated for several)")
 	base := fs.String("base-url", "", "externally visible base URL (default http://{addr})")
 	seed := fs.Bool("seed", true, "seed the demo tenants")
+	latency := fs.Int("latency", 0, "milliseconds added to every Graph request, for load tests")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,6 +35,11 @@ func runEmulator(ctx context.Context, args []string) error {
 	emu, err := msemulator.New(msemulator.Config{ClientID: *clientID, ClientSecret: *secret, RedirectURIs: strings.Split(*redirect, ","), Seed: *seed})
 	if err != nil {
 		return err
+	}
+	if *latency > 0 {
+		settings := emu.CurrentSettings()
+		settings.GraphLatencyMs = *latency
+		emu.SetSettings(settings)
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
