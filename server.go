@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -30,6 +31,34 @@ var (
 	version = "dev"
 	commit  = "unknown"
 )
+
+// buildCommit returns the commit set with -ldflags, or else the one the Go
+// toolchain recorded when it built from a git checkout.
+func buildCommit() string {
+	if commit != "unknown" {
+		return commit
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return commit
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return commit
+	}
+	if dirty {
+		rev += "+modified"
+	}
+	return rev
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv))
@@ -71,7 +100,7 @@ func run(args []string, getenv func(string) string) int {
 	case "rotate-keys":
 		err = rotateKeys(ctx, getenv, args)
 	case "version":
-		fmt.Printf("wintro-teams %s (commit %s)\n", version, commit)
+		fmt.Printf("wintro-teams %s (commit %s)\n", version, buildCommit())
 	case "help":
 		printHelp(os.Stdout)
 	default:
@@ -261,7 +290,7 @@ func serve(ctx context.Context, getenv func(string) string) error {
 
 func (a *app) announce() {
 	a.log.Info("wintro-teams listening", "addr", a.cfg.ListenAddr, "public_url", a.cfg.PublicURL,
-		"database", a.db.Dialect, "version", version, "dev_mode", a.cfg.DevMode)
+		"database", a.db.Dialect, "version", version, "commit", buildCommit(), "dev_mode", a.cfg.DevMode)
 	if a.cfg.DevMode {
 		a.announceDevMode()
 	}
