@@ -16,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/wintro/teams-messaging/graph"
@@ -69,9 +68,10 @@ func (a *app) graphqlHandler() http.Handler {
 	srv.SetParserTokenLimit(maxQueryTokens)
 	srv.SetDisableSuggestion(a.cfg.Production)
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(a.log, requestIDFrom))
+	// A resolver panic becomes an ordinary unknown error: the presenter logs
+	// it with the request id and answers INTERNAL_SERVER_ERROR.
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
-		a.log.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", requestIDFrom(ctx))
-		return gqlerror.Errorf("internal error")
+		return fmt.Errorf("panic in resolver: %v", p)
 	})
 	srv.AroundOperations(a.metrics.observeOperation)
 	return srv

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -60,6 +61,31 @@ func TestCallerTokenCodes(t *testing.T) {
 				t.Errorf("teamsIntegration with %s token: code %q, want %q", tc.name, got, tc.want)
 			}
 		})
+	}
+	logs := s.logs.String()
+	if !strings.Contains(logs, "http request") {
+		t.Fatal("log capture is empty; the check would prove nothing")
+	}
+	for _, tc := range cases {
+		if len(tc.token) > 20 && strings.Contains(logs, tc.token) {
+			t.Errorf("the log contains the %s caller token", tc.name)
+		}
+	}
+}
+
+func TestHandlerPanicIsRecovered(t *testing.T) {
+	logs := &syncBuffer{}
+	log := newLogger(&Config{LogJSON: true}, logs)
+	h := recoverPanics(log, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("boom: internal detail")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "internal detail") {
+		t.Errorf("panic answered %d %q, want 500 without the panic text", rec.Code, rec.Body.String())
+	}
+	if !strings.Contains(logs.String(), "internal detail") {
+		t.Errorf("panic not logged: %q", logs.String())
 	}
 }
 
