@@ -64,7 +64,7 @@ type Config struct {
 	// and reads as "outcome unknown" later, never as a reason to resend.
 	// The claim before the Graph POST always goes through DB.
 	OutcomeDB *db.DB
-	Now    func() time.Time
+	Now       func() time.Time
 
 	RecipientCacheTTL time.Duration
 	// IdempotencyTTL is the time during which repeats of an idempotency key
