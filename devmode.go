@@ -76,7 +76,7 @@ func (a *app) prepareDevMode() error {
 	return nil
 }
 
-// announceDevMode says loudly that this is dev mode and prints the dev token.
+// announceDevMode logs a warning that this is dev mode and prints the dev token.
 func (a *app) announceDevMode() {
 	a.log.Warn("DEV MODE: Microsoft is emulated at /_ms/, keys are generated in the data folder; never use this in production",
 		"data_dir", a.cfg.DataDir, "playground", a.cfg.PublicURL+"/playground")

@@ -93,7 +93,7 @@ func redactText(s string) string {
 }
 
 // durationAsText writes durations as "1.5s" instead of nanoseconds, so a
-// reader of the JSON log sees the unit.
+// reader of the JSON log gets the unit.
 func durationAsText(_ []string, a slog.Attr) slog.Attr {
 	if a.Value.Kind() == slog.KindDuration {
 		return slog.String(a.Key, a.Value.Duration().String())

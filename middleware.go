@@ -28,7 +28,7 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
-// recoverPanics answers 500 to a handler panic and logs it.
+// recoverPanics returns 500 for a handler panic and logs it.
 func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {

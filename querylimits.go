@@ -91,7 +91,7 @@ func (m *shapeMeter) walk(set ast.SelectionSet, depth, spreads int) {
 	}
 }
 
-// selectsIntrospection reports whether a root selection asks for __schema or
+// selectsIntrospection reports whether a root selection requests __schema or
 // __type, directly or through fragments.
 func selectsIntrospection(set ast.SelectionSet) bool {
 	for _, sel := range set {

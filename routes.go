@@ -69,7 +69,7 @@ func (a *app) graphqlHandler() http.Handler {
 	srv.SetDisableSuggestion(a.cfg.Production)
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(a.log, requestIDFrom))
 	// A resolver panic becomes an ordinary unknown error: the presenter logs
-	// it with the request id and answers INTERNAL_SERVER_ERROR.
+	// it with the request id and returns INTERNAL_SERVER_ERROR.
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		return fmt.Errorf("panic in resolver: %v", p)
 	})

@@ -566,16 +566,16 @@ type TeamsIntegration {
   "When the access token was last refreshed."
   lastRefreshedAt: Time
   expiredReason: ExpiredReason
-  "Why the connection expired, in words for the recruiter."
+  "Explanation of the expiry, in words for the recruiter."
   expiredMessage: String
   grantedScopes: [String!]!
   missingScopes: [String!]!
   "The application (client) ID that IT administrators approve."
   applicationId: String!
   requiredPermissions: [TeamsPermission!]!
-  "What Wintro never reads or changes in the Microsoft account."
+  "Data Wintro never reads or changes in the Microsoft account."
   notAccessed: [String!]!
-  "Link an administrator opens to approve the app for the whole organization; set while approval is pending or was denied."
+  "Link an administrator opens to approve the app for the whole organization. It is set while approval is pending, after a denied or cancelled attempt, and after consent was withdrawn."
   adminConsentUrl: String
   "The outcome of the last connect attempt when it did not succeed."
   lastConnectError: ConnectError

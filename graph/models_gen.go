@@ -74,16 +74,16 @@ type TeamsIntegration struct {
 	// When the access token was last refreshed.
 	LastRefreshedAt *time.Time     `json:"lastRefreshedAt,omitempty"`
 	ExpiredReason   *ExpiredReason `json:"expiredReason,omitempty"`
-	// Why the connection expired, in words for the recruiter.
+	// Explanation of the expiry, in words for the recruiter.
 	ExpiredMessage *string  `json:"expiredMessage,omitempty"`
 	GrantedScopes  []string `json:"grantedScopes"`
 	MissingScopes  []string `json:"missingScopes"`
 	// The application (client) ID that IT administrators approve.
 	ApplicationID       string            `json:"applicationId"`
 	RequiredPermissions []TeamsPermission `json:"requiredPermissions"`
-	// What Wintro never reads or changes in the Microsoft account.
+	// Data Wintro never reads or changes in the Microsoft account.
 	NotAccessed []string `json:"notAccessed"`
-	// Link an administrator opens to approve the app for the whole organization; set while approval is pending or was denied.
+	// Link an administrator opens to approve the app for the whole organization. It is set while approval is pending, after a denied or cancelled attempt, and after consent was withdrawn.
 	AdminConsentURL *string `json:"adminConsentUrl,omitempty"`
 	// The outcome of the last connect attempt when it did not succeed.
 	LastConnectError *ConnectError `json:"lastConnectError,omitempty"`

@@ -34,7 +34,7 @@ const (
 
 var errForbidden = errors.New("resolvers: caller lacks the teams.messaging permission")
 
-// clientError is what the presenter shows: a code, a message for the person
+// clientError is the presented form of an error: a code, a message for the person
 // reading the SPA, and extra extensions.
 type clientError struct {
 	code    string
@@ -110,7 +110,7 @@ func CodeOf(err error) string {
 	return CodeInternal
 }
 
-// classify maps a service error to what the client sees.
+// classify maps a service error to its presented form.
 func classify(err error) (clientError, bool) {
 	if ce, ok := classifyIdentity(err); ok {
 		return ce, true
