@@ -95,6 +95,11 @@ func OpenWith(ctx context.Context, rawURL string, o Options) (*DB, error) {
 func openPool(rawURL string, o Options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		// url.Error and lib/pq quote the whole URL, password included, so a
+		// URL that does not parse is reported without it.
+		if _, err := url.Parse(rawURL); err != nil {
+			return nil, fmt.Errorf("%w: the postgres URL does not parse; percent-encode special characters in the user and password", ErrUnsupportedURL)
+		}
 		return openPostgres(rawURL, o)
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		return openSQLite(strings.TrimPrefix(rawURL, "sqlite:"), o)
@@ -185,7 +190,7 @@ func sqliteDSN(file string) string {
 func postgresDSN(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return rawURL // lib/pq reports the parse error without the password
+		return rawURL // not reached: openPool rejects a URL that does not parse
 	}
 	q := u.Query()
 	if q.Get("timezone") == "" {

@@ -38,6 +38,7 @@ const (
 const (
 	msgExpiredState   = "The Microsoft sign-in took too long to finish. Click Connect to start again."
 	msgNoCode         = "Microsoft sent no authorization code. Try connecting again."
+	msgNoRefreshToken = "Microsoft did not grant Wintro lasting access (the \"Stay connected\" permission). Connect again and accept every permission."
 	msgNoAccount      = "Microsoft did not say which account signed in. Try connecting again."
 	msgNotAccepted    = "Microsoft did not accept the sign-in. Try connecting again."
 	msgInternal       = "Connecting failed because of an error on Wintro's side. Try again in a moment."
@@ -75,7 +76,12 @@ func (s *Service) CallbackHandler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		target := s.handleCallback(r.Context(), r.URL.Query())
+		// Once Microsoft has redeemed the code, the connection must be stored
+		// even if the browser goes away, so the request's cancellation is
+		// not passed on.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*s.cfg.TokenTimeout)
+		defer cancel()
+		target := s.handleCallback(ctx, r.URL.Query())
 		http.Redirect(w, r, target, http.StatusFound)
 	})
 }
@@ -167,6 +173,11 @@ func (s *Service) completeConnect(ctx context.Context, req *vault.ConnectRequest
 	tok, err := s.exchange(ctx, code, req.Verifier)
 	if err != nil {
 		return err
+	}
+	if tok.RefreshToken == "" {
+		// Without offline_access there is no refresh token, and the
+		// connection would die with its first access token.
+		return &callbackError{reason: ReasonExchangeFailed, message: msgNoRefreshToken, cause: errors.New("token response has no refresh_token")}
 	}
 	account, err := s.accountFromIDToken(tok)
 	if err != nil {

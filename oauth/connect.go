@@ -104,9 +104,18 @@ func (s *Service) cleanReturnTo(raw string) (string, error) {
 // appRedirect builds the SPA URL the callback sends the browser to.
 func (s *Service) appRedirect(returnTo string, params url.Values) string {
 	u := *s.appURL
-	path, query, _ := strings.Cut(returnTo, "?")
-	u.Path = strings.TrimRight(u.Path, "/") + path
-	q, _ := url.ParseQuery(query)
+	ref, err := url.Parse(returnTo)
+	if err != nil {
+		ref = &url.URL{Path: "/"}
+	}
+	// returnTo is already escaped: join both the decoded and the escaped
+	// forms, so an escape such as %2F is kept and not encoded twice.
+	u.Path = strings.TrimRight(s.appURL.Path, "/") + ref.Path
+	u.RawPath = strings.TrimRight(s.appURL.EscapedPath(), "/") + ref.EscapedPath()
+	if u.RawPath == u.Path {
+		u.RawPath = ""
+	}
+	q := ref.Query()
 	for k, vs := range params {
 		q[k] = vs
 	}

@@ -152,6 +152,10 @@ func (s *Service) needsRefresh(req refreshRequest, c *vault.Connection) bool {
 // redeem calls the token endpoint with the row's refresh token and turns
 // the reply into the outcome the vault stores in the same transaction.
 func (s *Service) redeem(ctx context.Context, c *vault.Connection) (vault.RefreshOutcome, RefreshResult, error) {
+	if c.Tokens.RefreshToken == "" {
+		// Nothing to redeem: the user must sign in again.
+		return vault.RefreshOutcome{Expire: vault.ReasonUnknown}, RefreshExpired, nil
+	}
 	tok, err := s.redeemRefreshToken(ctx, c.Tokens.RefreshToken)
 	if err != nil {
 		return s.refreshFailed(ctx, c, err)

@@ -122,8 +122,13 @@ func (s *Store) RecordConnectError(ctx context.Context, recruiterID, orgID, code
 			if !pending && Status(row.Status) == StatusExpired {
 				status, reason = StatusExpired, row.ExpiredReason
 			}
+			// Tokens sealed with a key that is gone are kept for a key restore.
+			clear := `access_token = NULL, refresh_token = NULL,`
+			if status == StatusExpired && reason.String == string(ReasonKeyUnavailable) {
+				clear = ``
+			}
 			query = `UPDATE connections SET last_connect_error_code = ?, last_connect_error_message = ?, updated_at = ?,
-				status = ?, expired_reason = ?, org_id = ?, access_token = NULL, refresh_token = NULL,
+				status = ?, expired_reason = ?, org_id = ?, ` + clear + `
 				version = version + 1 WHERE id = ?`
 			args = []any{code, message, now, status, reason, orgID, row.ID}
 		}
