@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/wintro/teams-messaging/msemulator"
@@ -34,5 +35,8 @@ func TestRepeated401KeepsConnection(t *testing.T) {
 	}
 	if r := s.graphql(tok, send, nil, nil); len(r.Errors) > 0 {
 		t.Errorf("send after the 401s passed: %+v", r.Errors)
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, `"error_code":"UPSTREAM_UNAVAILABLE"`) {
+		t.Errorf("the upstream failure is not logged with its code:\n%s", logs)
 	}
 }

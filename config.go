@@ -22,7 +22,7 @@ type setting struct {
 var settings = []setting{
 	{"WINTRO_ENV", "development", "development or production; production adds fail-closed checks at start"},
 	{"DATABASE_URL", "sqlite:./data/wintro-teams.db", "postgres://… (PostgreSQL via lib/pq) or sqlite:PATH (embedded SQLite)"},
-	{"WINTRO_DB_MAX_CONNS", "20", "maximum open PostgreSQL connections per replica"},
+	{"WINTRO_DB_MAX_CONNS", "20", "maximum open PostgreSQL connections per replica in the main pool; the pool that writes send outcomes adds a quarter of it (at least 2)"},
 	{"WINTRO_LISTEN_ADDR", ":8080 (127.0.0.1:8080 in dev mode)", "address the HTTP server listens on; dev mode listens on loopback only because its pages carry a dev token"},
 	{"WINTRO_PUBLIC_URL", "http://localhost:{port}", "external base URL of this service; the redirect URI is {WINTRO_PUBLIC_URL}/oauth/callback"},
 	{"WINTRO_APP_URL", "WINTRO_PUBLIC_URL in dev mode", "the SPA's origin: CORS allowlist and where the callback sends the browser back"},
@@ -44,7 +44,7 @@ var settings = []setting{
 	{"WINTRO_SEND_BURST", "10", "messages per recruiter allowed in a burst"},
 	{"WINTRO_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"WINTRO_LOG_FORMAT", "json (text in dev mode)", "json or text"},
-	{"WINTRO_SHUTDOWN_TIMEOUT", "25s", "how long in-flight requests may run after SIGTERM"},
+	{"WINTRO_SHUTDOWN_TIMEOUT", "75s", "how long in-flight requests may run after SIGTERM; a send can take up to 70 s, so give the orchestrator a longer grace period"},
 	{"WINTRO_KEEPALIVE_IDLE", "336h", "refresh a connection whose refresh token has not been used for this long (Microsoft expires it after 90 days unused)"},
 	{"WINTRO_KEEPALIVE_INTERVAL", "1h", "mean time between two keep-alive sweeps of one replica; each wait varies by up to 20%"},
 	{"WINTRO_KEEPALIVE_BATCH", "1000", "maximum connections one keep-alive sweep refreshes"},
@@ -133,7 +133,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		problems = append(problems, "WINTRO_SEND_RATE must be a positive number of messages per second")
 	}
 	c.SendRate = rate
-	c.ShutdownTimeout, err = time.ParseDuration(env("WINTRO_SHUTDOWN_TIMEOUT", "25s"))
+	c.ShutdownTimeout, err = time.ParseDuration(env("WINTRO_SHUTDOWN_TIMEOUT", "75s"))
 	if err != nil || c.ShutdownTimeout <= 0 {
 		problems = append(problems, "WINTRO_SHUTDOWN_TIMEOUT must be a positive duration such as 25s")
 	}

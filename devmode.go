@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,10 @@ func (a *app) prepareDevMode() error {
 func (a *app) announceDevMode() {
 	a.log.Warn("DEV MODE: Microsoft is emulated at /_ms/, keys are generated in the data folder; never use this in production",
 		"data_dir", a.cfg.DataDir, "playground", a.cfg.PublicURL+"/playground")
+	if host, _, err := net.SplitHostPort(a.cfg.ListenAddr); err != nil || !isLoopbackHost(host) {
+		a.log.Warn("DEV MODE on a non-loopback address: anyone who can reach "+a.cfg.ListenAddr+" can read the dev token and the emulator's issued tokens",
+			"addr", a.cfg.ListenAddr)
+	}
 	if a.devToken != "" {
 		// The dev token is printed on purpose, to standard output and not to
 		// the log: it is the developer's key to the playground.
@@ -112,4 +117,13 @@ func readOrCreateSecret(path string, generate func() ([]byte, error)) (string, e
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// isLoopbackHost reports whether a listen host accepts loopback traffic only.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

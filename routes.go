@@ -47,7 +47,7 @@ func (a *app) routes() http.Handler {
 	if a.emulator != nil {
 		mux.Handle("/_ms/", http.StripPrefix("/_ms", a.emulator))
 	}
-	return a.logRequests(recoverPanics(a.log, withRequestID(mux)))
+	return a.logRequests(withRequestID(recoverPanics(a.log, mux)))
 }
 
 // graphqlHandler builds gqlgen's server with only the transports the SPA

@@ -164,7 +164,7 @@ func TestSendChatMessageThrottled(t *testing.T) {
 }
 
 func TestSendChatMessageOutcomeUnknown5xx(t *testing.T) {
-	for _, status := range []int{500, 501, 502, 503, 504} {
+	for _, status := range []int{408, 500, 501, 502, 503, 504} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			g := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Retry-After", "1")

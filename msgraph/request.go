@@ -109,7 +109,8 @@ func (c *Client) classify(ctx context.Context, r *request, clientRequestID strin
 	}
 
 	e := newError(r.endpoint, clientRequestID, res.status, res.header, res.body, c.now())
-	if r.policy == retryMessagePost && res.status >= 500 {
+	// A 5xx or a 408 may come after Graph acted on the POST.
+	if r.policy == retryMessagePost && (res.status >= 500 || res.status == http.StatusRequestTimeout) {
 		return &OutcomeUnknownError{Endpoint: r.endpoint, ClientRequestID: clientRequestID, Err: e}, 0, false
 	}
 	if !retryableStatus(r.policy, res.status) {

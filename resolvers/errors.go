@@ -70,7 +70,11 @@ func ErrorPresenter(log *slog.Logger, requestID func(context.Context) string) gr
 			}
 			ce = clientError{code: CodeInternal, message: "Something went wrong on Wintro's side. Try again; if it keeps failing, contact support with request id " + id + ".", ext: map[string]any{"requestId": id}}
 		} else if ce.warn || ce.code == CodeUpstreamUnavailable || ce.code == CodeMessageOutcomeUnknown {
-			log.WarnContext(ctx, "graphql operation failed upstream", "code", ce.code, "error", original, "path", gqlErr.Path.String())
+			id := ""
+			if requestID != nil {
+				id = requestID(ctx)
+			}
+			log.WarnContext(ctx, "graphql operation failed upstream", "error_code", ce.code, "error", original, "path", gqlErr.Path.String(), "request_id", id)
 		}
 
 		gqlErr.Message = ce.message
@@ -167,7 +171,7 @@ func classifyTeams(err error) (clientError, bool) {
 		}
 		return clientError{code: CodeRateLimited, message: "Too many messages in a short time. Wait a moment and send again.", ext: map[string]any{"retryAfterSeconds": secs}}, true
 	case errors.As(err, &blocked):
-		return clientError{code: CodeForbidden, warn: true, message: "Microsoft Teams refused this message: your organization's policy, your Teams licence or the recipient's settings block it. Ask your IT administrator (Microsoft request id " + blocked.RequestID + ")."}, true
+		return clientError{code: CodeForbidden, warn: true, message: "Microsoft refused the request: your organization's policy, your Teams licence or the recipient's settings block it. Ask your IT administrator (Microsoft request id " + blocked.RequestID + ")."}, true
 	case errors.Is(err, teams.ErrRecipientNotFound):
 		return clientError{code: CodeRecipientNotFound, message: "No colleague with that email or id was found in your Microsoft organization. Check the address; guests and people outside your organization cannot be messaged."}, true
 	case errors.Is(err, teams.ErrIdempotencyKeyReused):

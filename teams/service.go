@@ -75,8 +75,9 @@ type Config struct {
 	// the burst. The limit is kept in each process's memory.
 	RateLimit float64
 	RateBurst int
-	// SendTimeout bounds one send from the first database read to the
-	// recorded outcome. A cancelled caller does not cut a send short.
+	// SendTimeout bounds one send from the first database read to its Graph
+	// answer; writing the outcome then gets up to 10 s more. A cancelled
+	// caller does not cut a send short.
 	SendTimeout time.Duration
 	// PendingWait bounds how long a request waits for another request that
 	// holds the same idempotency key.
