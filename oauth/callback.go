@@ -116,7 +116,13 @@ func (s *Service) handleCallback(ctx context.Context, q url.Values) string {
 }
 
 // consumeState looks the state up and deletes it in one step, so it works
-// once. It returns no request for an unknown, used or foreign state, and the
+// once.
+//
+// NOTE: the state binds the flow to the recruiter who started it, not to the
+// browser that finishes it. A recruiter who forwards the authorization URL to
+// a colleague who then signs in would receive that colleague's connection.
+// Closing this needs a browser binding (a cookie set by connectTeams, or a
+// confirmation call from the recruiter's SPA session after the callback). It returns no request for an unknown, used or foreign state, and the
 // request with an error for an expired one: the request's recruiter and
 // returnTo are known, but nothing may be sent to Microsoft.
 func (s *Service) consumeState(ctx context.Context, state string) (*vault.ConnectRequest, *callbackError) {
