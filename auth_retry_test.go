@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/wintro/teams-messaging/msemulator"
+	"github.com/wintro/teams-messaging/vault"
 )
 
 // TestRepeated401KeepsConnection checks that Graph rejecting a token that
@@ -38,5 +40,40 @@ func TestRepeated401KeepsConnection(t *testing.T) {
 	}
 	if logs := s.logs.String(); !strings.Contains(logs, `"error_code":"UPSTREAM_UNAVAILABLE"`) {
 		t.Errorf("the upstream failure is not logged with its code:\n%s", logs)
+	}
+}
+
+// TestClaimsChallengeSparesRenewedConnection checks that expiring the
+// connection an old token came from leaves a connection renewed since then.
+func TestClaimsChallengeSparesRenewedConnection(t *testing.T) {
+	s := startStack(t, "sqlite:"+t.TempDir()+"/test.db")
+	tok := s.token("r-renew", msemulator.DemoRecruiterUPN)
+	s.connect(tok, msemulator.DemoRecruiterUPN)
+	ctx := context.Background()
+	old, err := s.app.oauth.Access(ctx, "r-renew")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s.connect(tok, msemulator.DemoRecruiterUPN) // the recruiter connects again
+	if err := s.app.oauth.ExpireConnection(ctx, old, vault.ReasonAccessRevoked); err != nil {
+		t.Fatalf("ExpireConnection(old token) = %v", err)
+	}
+	var in integrationData
+	s.graphql(tok, integrationQuery, nil, &in)
+	if in.TeamsIntegration.Status != "CONNECTED" {
+		t.Errorf("status after a challenge on the old token = %q, want CONNECTED", in.TeamsIntegration.Status)
+	}
+
+	current, err := s.app.oauth.Access(ctx, "r-renew")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.app.oauth.ExpireConnection(ctx, current, vault.ReasonAccessRevoked); err != nil {
+		t.Fatalf("ExpireConnection(current token) = %v", err)
+	}
+	s.graphql(tok, integrationQuery, nil, &in)
+	if in.TeamsIntegration.Status != "EXPIRED" {
+		t.Errorf("status after a challenge on the current token = %q, want EXPIRED", in.TeamsIntegration.Status)
 	}
 }

@@ -23,6 +23,8 @@ type Access struct {
 	Scopes       []string
 	Token        string
 	ExpiresAt    time.Time
+	// version is the connection row's version when the token was read.
+	version int64
 }
 
 // HasScope reports whether the recruiter granted scope.
@@ -96,7 +98,11 @@ func (s *Service) accessAfter(ctx context.Context, req refreshRequest) (*Access,
 // ExpireConnection marks the connection of a as expired after Graph answered
 // with a claims challenge: the user must sign in again.
 func (s *Service) ExpireConnection(ctx context.Context, a *Access, reason vault.ExpiredReason) error {
-	if err := s.store.MarkExpired(ctx, a.ConnectionID, 0, reason); err != nil && !errors.Is(err, vault.ErrNotFound) {
+	// Only the row the token came from is expired: a connection renewed or
+	// refreshed meanwhile (ErrConflict) is left alone, and if its session is
+	// revoked too, its own next call meets the challenge.
+	err := s.store.MarkExpired(ctx, a.ConnectionID, a.version, reason)
+	if err != nil && !errors.Is(err, vault.ErrNotFound) && !errors.Is(err, vault.ErrConflict) {
 		return fmt.Errorf("mark connection expired: %w", err)
 	}
 	return nil
@@ -137,6 +143,7 @@ func accessOf(c *vault.Connection) *Access {
 		Scopes:       c.GrantedScopes,
 		Token:        c.Tokens.AccessToken,
 		ExpiresAt:    c.Tokens.AccessExpiresAt,
+		version:      c.Version,
 	}
 }
 
