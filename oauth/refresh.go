@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -165,7 +166,11 @@ func (s *Service) redeem(ctx context.Context, c *vault.Connection) (vault.Refres
 	if t.RefreshToken == "" {
 		t.RefreshToken = c.Tokens.RefreshToken // Microsoft sent no new one: keep the one that worked
 	}
-	return vault.RefreshOutcome{Tokens: &t}, RefreshOK, nil
+	outcome := vault.RefreshOutcome{Tokens: &t}
+	if raw, _ := tok.Extra("scope").(string); strings.TrimSpace(raw) != "" {
+		outcome.Scopes = NormalizeScopes(raw) // the grant may have shrunk since the connect
+	}
+	return outcome, RefreshOK, nil
 }
 
 // refreshFailed classifies a token endpoint failure. A permanent one expires

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -111,6 +112,11 @@ func (s *Store) storeOutcome(ctx context.Context, tx *sqlx.Tx, id string, o Refr
 			access, refresh, nullTime(o.Tokens.AccessExpiresAt), now, now, now, id)
 		if err != nil {
 			return fmt.Errorf("store refreshed tokens: %w", err)
+		}
+		if o.Scopes != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE connections SET granted_scopes = ? WHERE id = ?`), strings.Join(o.Scopes, " "), id); err != nil {
+				return fmt.Errorf("store granted scopes: %w", err)
+			}
 		}
 	case o.Expire != "":
 		_, err := tx.ExecContext(ctx, s.q(`UPDATE connections SET status = ?, expired_reason = ?,

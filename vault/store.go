@@ -99,6 +99,9 @@ type Connection struct {
 type RefreshOutcome struct {
 	Tokens *Tokens
 	Expire ExpiredReason
+	// Scopes, when not nil and Tokens is set, replaces the granted scopes:
+	// a refresh reports what the grant covers now.
+	Scopes []string
 }
 
 // Store keeps connections with AES-256-GCM encrypted tokens. Safe for
