@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -117,5 +118,45 @@ func TestAuthorizationURL(t *testing.T) {
 	}
 	if stored != 0 {
 		t.Error("the state is stored in plaintext; want only its hash")
+	}
+}
+
+// TestCallbackFromOtherBrowser checks that an authorization URL forwarded to
+// someone else cannot connect their Microsoft account to the recruiter who
+// started the flow: the callback needs the cookie connectTeams set.
+func TestCallbackFromOtherBrowser(t *testing.T) {
+	s := startStack(t, "sqlite:"+t.TempDir()+"/test.db")
+	tok := s.token("mallory", msemulator.DemoRecruiterUPN)
+	var d struct {
+		ConnectTeams struct{ AuthorizationURL string }
+	}
+	s.graphql(tok, `mutation { connectTeams { authorizationUrl } }`, nil, &d)
+
+	// The colleague opens the forwarded URL in their own browser.
+	loc := s.consent(d.ConnectTeams.AuthorizationURL, msemulator.DemoAdaUPN, "accept", nil)
+	before := tokenEndpointCount(s)
+	otherBrowser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := otherBrowser.Get(loc.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	back, _ := url.Parse(res.Header.Get("Location"))
+	if back.Query().Get("reason") != "other_browser" {
+		t.Errorf("callback from another browser redirected to %s, want reason=other_browser", back)
+	}
+	if got := tokenEndpointCount(s) - before; got != 0 {
+		t.Errorf("token endpoint calls = %d, want 0", got)
+	}
+	var in integrationData
+	s.graphql(tok, integrationQuery, nil, &in)
+	if in.TeamsIntegration.Status == "CONNECTED" || in.TeamsIntegration.Account != nil {
+		t.Errorf("recruiter holds a connection after a callback from another browser: %+v", in.TeamsIntegration)
+	}
+
+	// In the recruiter's own browser the flow still works, and the cookie
+	// is spent after its callback.
+	if back := s.connect(tok, msemulator.DemoRecruiterUPN); back.Query().Get("teams") != "connected" {
+		t.Errorf("connect in the starting browser: redirect %s", back)
 	}
 }

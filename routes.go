@@ -33,7 +33,7 @@ const (
 // routes returns the service's HTTP handler.
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", a.cors(noStore(limitBody(rejectMutationOverGET(identity.Middleware(a.verifier)(a.graphqlHandler()))))))
+	mux.Handle("/graphql", a.cors(noStore(limitBody(rejectMutationOverGET(withCookies(identity.Middleware(a.verifier)(a.graphqlHandler())))))))
 	mux.Handle("GET /oauth/callback", a.oauth.CallbackHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -207,4 +207,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// withCookies lets resolvers set response cookies (connectTeams binds the
+// OAuth flow to the calling browser with one).
+func withCookies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := resolvers.WithCookieSetter(r.Context(), func(c *http.Cookie) { http.SetCookie(w, c) })
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

@@ -219,7 +219,7 @@ func startBenchStack(b *testing.B, dbURL string) *benchStack {
 	if err != nil {
 		b.Fatalf("SignHS256: %v", err)
 	}
-	bs := &benchStack{serverURL: srv.URL, emulator: emu, emuURL: emuServer.URL, token: tok, dbCalls: calls, client: &http.Client{}}
+	bs := &benchStack{serverURL: srv.URL, emulator: emu, emuURL: emuServer.URL, token: tok, dbCalls: calls, client: &http.Client{Jar: newJar()}}
 	bs.connect(b)
 	return bs
 }
@@ -236,7 +236,8 @@ func (bs *benchStack) connect(b *testing.B) {
 		b.Fatalf("POST consent form: %v", err)
 	}
 	res.Body.Close()
-	res, err = noRedirect.Get(res.Header.Get("Location"))
+	browser := &http.Client{Jar: bs.client.Jar, CheckRedirect: noRedirect.CheckRedirect}
+	res, err = browser.Get(res.Header.Get("Location"))
 	if err != nil {
 		b.Fatalf("GET callback: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -33,6 +34,22 @@ type stack struct {
 	emuURL   string
 	logs     *syncBuffer
 	dbURL    string
+
+	// jar keeps the cookies a browser would, across GraphQL calls and the
+	// callback (connectTeams binds the flow to the caller's browser).
+	jarOnce sync.Once
+	jar     http.CookieJar
+}
+
+// browser returns an HTTP client with the stack's cookie jar; with
+// follow false it returns redirects instead of following them.
+func (s *stack) browser(follow bool) *http.Client {
+	s.jarOnce.Do(func() { s.jar, _ = cookiejar.New(nil) })
+	c := &http.Client{Timeout: 30 * time.Second, Jar: s.jar}
+	if !follow {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return c
 }
 
 // syncBuffer is a log sink that tests read while the server writes.
@@ -158,7 +175,7 @@ func (s *stack) graphql(token, query string, vars map[string]any, out any) *gqlR
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := s.browser(true).Do(req)
 	if err != nil {
 		s.t.Fatalf("POST /graphql: %v", err)
 	}
@@ -209,7 +226,7 @@ func (s *stack) consent(authURL, login, answer string, extra url.Values) *url.UR
 // follow GETs u (the callback) and returns the redirect target.
 func (s *stack) follow(u string) *url.URL {
 	s.t.Helper()
-	res, err := noRedirect.Get(u)
+	res, err := s.browser(false).Get(u)
 	if err != nil {
 		s.t.Fatalf("GET %s: %v", u, err)
 	}
@@ -248,3 +265,8 @@ func (s *stack) admin(path string, out any) {
 }
 
 var _ = slog.LevelInfo
+
+func newJar() http.CookieJar {
+	jar, _ := cookiejar.New(nil)
+	return jar
+}

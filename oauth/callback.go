@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,12 +33,14 @@ const (
 	ReasonAdminConsentDenied    = "admin_consent_denied"
 	ReasonAdminConsentFailed    = "admin_consent_failed"
 	ReasonInternal              = "internal_error"
+	ReasonOtherBrowser          = "other_browser"
 )
 
 // Messages of callback failures that are not authorize errors.
 const (
 	msgExpiredState   = "The Microsoft sign-in took too long to finish. Click Connect to start again."
 	msgNoCode         = "Microsoft sent no authorization code. Try connecting again."
+	msgOtherBrowser   = "The Microsoft sign-in finished in a different browser than the one that started it. Click Connect in Wintro, in the browser where you want to sign in."
 	msgNoRefreshToken = "Microsoft did not grant Wintro lasting access (the \"Stay connected\" permission). Connect again and accept every permission."
 	msgNoAccount      = "Microsoft did not say which account signed in. Try connecting again."
 	msgNotAccepted    = "Microsoft did not accept the sign-in. Try connecting again."
@@ -81,13 +84,14 @@ func (s *Service) CallbackHandler() http.Handler {
 		// not passed on.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*s.cfg.TokenTimeout)
 		defer cancel()
-		target := s.handleCallback(ctx, r.URL.Query())
+		target := s.handleCallback(ctx, r.URL.Query(), r.Cookies())
+		clearBrowserCookies(w, r, s.cfg.RedirectURL)
 		http.Redirect(w, r, target, http.StatusFound)
 	})
 }
 
 // handleCallback runs the callback and returns the app URL to redirect to.
-func (s *Service) handleCallback(ctx context.Context, q url.Values) string {
+func (s *Service) handleCallback(ctx context.Context, q url.Values, cookies []*http.Cookie) string {
 	if strings.HasPrefix(q.Get("state"), adminStatePrefix) {
 		return s.handleAdminConsent(ctx, q)
 	}
@@ -99,6 +103,9 @@ func (s *Service) handleCallback(ctx context.Context, q url.Values) string {
 
 	var err error = cbErr
 	if cbErr == nil {
+		err = checkBrowser(req, cookies)
+	}
+	if err == nil {
 		err = s.completeConnect(ctx, req, q)
 	}
 	if err == nil {
@@ -116,13 +123,7 @@ func (s *Service) handleCallback(ctx context.Context, q url.Values) string {
 }
 
 // consumeState looks the state up and deletes it in one step, so it works
-// once.
-//
-// NOTE: the state binds the flow to the recruiter who started it, not to the
-// browser that finishes it. A recruiter who forwards the authorization URL to
-// a colleague who then signs in would receive that colleague's connection.
-// Closing this needs a browser binding (a cookie set by connectTeams, or a
-// confirmation call from the recruiter's SPA session after the callback). It returns no request for an unknown, used or foreign state, and the
+// once. It returns no request for an unknown, used or foreign state, and the
 // request with an error for an expired one: the request's recruiter and
 // returnTo are known, but nothing may be sent to Microsoft.
 func (s *Service) consumeState(ctx context.Context, state string) (*vault.ConnectRequest, *callbackError) {
@@ -296,4 +297,31 @@ func expiresIn(v any) (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(seconds * float64(time.Second)), true
+}
+
+// checkBrowser rejects a callback from a browser without the cookie
+// connectTeams set, before anything is sent to Microsoft. A request stored
+// without a browser hash is not bound to a browser.
+func checkBrowser(req *vault.ConnectRequest, cookies []*http.Cookie) error {
+	if req.BrowserHash == "" {
+		return nil
+	}
+	name := browserCookieName(req.StateHash)
+	for _, c := range cookies {
+		if c.Name == name && subtle.ConstantTimeCompare([]byte(hashState(c.Value)), []byte(req.BrowserHash)) == 1 {
+			return nil
+		}
+	}
+	return &callbackError{reason: ReasonOtherBrowser, message: msgOtherBrowser, cause: errors.New("callback without the browser cookie of its connect request")}
+}
+
+// clearBrowserCookies expires the connect cookies the browser presented:
+// each works for one callback at most.
+func clearBrowserCookies(w http.ResponseWriter, r *http.Request, redirectURL string) {
+	callback, _ := url.Parse(redirectURL)
+	for _, c := range r.Cookies() {
+		if strings.HasPrefix(c.Name, "wintro_teams_connect_") {
+			http.SetCookie(w, &http.Cookie{Name: c.Name, Path: callback.Path, MaxAge: -1, HttpOnly: true, Secure: callback.Scheme == "https", SameSite: http.SameSiteLaxMode})
+		}
+	}
 }

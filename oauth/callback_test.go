@@ -48,6 +48,9 @@ func (c *callbackClock) Add(d time.Duration) {
 // callbackHarness is the OAuth service over a migrated database, talking to
 // the Microsoft emulator on a loopback HTTP server.
 type callbackHarness struct {
+	// cookies are the browser cookies StartConnect handed out, as a
+	// browser keeps them.
+	cookies []*http.Cookie
 	t       *testing.T
 	svc     *oauth.Service
 	store   *vault.Store
@@ -107,6 +110,7 @@ func (h *callbackHarness) start(r identity.Recruiter) string {
 	if err != nil {
 		h.t.Fatalf("StartConnect(%s) = %v", r.ID, err)
 	}
+	h.cookies = append(h.cookies, cs.BrowserCookie)
 	return cs.AuthorizationURL
 }
 
@@ -155,7 +159,11 @@ func (h *callbackHarness) redirectQuery(res *http.Response) url.Values {
 func (h *callbackHarness) callback(q url.Values) *url.URL {
 	h.t.Helper()
 	rec := httptest.NewRecorder()
-	h.svc.CallbackHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, callbackURL+"?"+q.Encode(), nil))
+	req := httptest.NewRequest(http.MethodGet, callbackURL+"?"+q.Encode(), nil)
+	for _, c := range h.cookies {
+		req.AddCookie(c)
+	}
+	h.svc.CallbackHandler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusFound {
 		h.t.Fatalf("callback = status %d, want 302", rec.Code)
 	}

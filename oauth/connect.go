@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -24,6 +25,11 @@ const maxReturnToLength = 512
 type ConnectStart struct {
 	AuthorizationURL string
 	ExpiresAt        time.Time
+	// BrowserCookie must be set in the browser that called connectTeams.
+	// The callback accepts the flow only from a browser that presents it,
+	// so an authorization URL forwarded to someone else cannot connect
+	// their account to this recruiter.
+	BrowserCookie *http.Cookie
 }
 
 // StartConnect stores a connect request for the recruiter (hashed random
@@ -43,9 +49,14 @@ func (s *Service) StartConnect(ctx context.Context, r identity.Recruiter, return
 	if err != nil {
 		return nil, fmt.Errorf("generate state: %w", err)
 	}
+	nonce, err := randomToken()
+	if err != nil {
+		return nil, fmt.Errorf("generate browser nonce: %w", err)
+	}
 	verifier := oauth2.GenerateVerifier()
 	now := s.cfg.Now()
 	req := vault.ConnectRequest{
+		BrowserHash: hashState(nonce),
 		StateHash:   hashState(state),
 		Kind:        vault.KindConnect,
 		RecruiterID: r.ID,
@@ -66,7 +77,31 @@ func (s *Service) StartConnect(ctx context.Context, r identity.Recruiter, return
 	if r.Email != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("login_hint", r.Email))
 	}
-	return &ConnectStart{AuthorizationURL: s.oauth.AuthCodeURL(state, opts...), ExpiresAt: req.ExpiresAt}, nil
+	return &ConnectStart{
+		AuthorizationURL: s.oauth.AuthCodeURL(state, opts...),
+		ExpiresAt:        req.ExpiresAt,
+		BrowserCookie:    s.browserCookie(req.StateHash, nonce, s.cfg.ConnectRequestTTL),
+	}, nil
+}
+
+// browserCookie is the cookie that binds one connect request to a browser.
+// Its name carries part of the state hash, so several connect requests can
+// be open at once. It is sent only to the callback path.
+func (s *Service) browserCookie(stateHash, nonce string, ttl time.Duration) *http.Cookie {
+	callback, _ := url.Parse(s.cfg.RedirectURL)
+	return &http.Cookie{
+		Name:     browserCookieName(stateHash),
+		Value:    nonce,
+		Path:     callback.Path,
+		MaxAge:   int(ttl.Seconds()),
+		HttpOnly: true,
+		Secure:   callback.Scheme == "https",
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+func browserCookieName(stateHash string) string {
+	return "wintro_teams_connect_" + stateHash[:16]
 }
 
 // cleanReturnTo accepts only an absolute path on the app's origin: no scheme,

@@ -114,7 +114,9 @@ func (r *lifecycleRig) connect(s *Service, recruiterID, login string) *vault.Con
 	}
 
 	rec := httptest.NewRecorder()
-	s.CallbackHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, back, nil))
+	callback := httptest.NewRequest(http.MethodGet, back, nil)
+	callback.AddCookie(start.BrowserCookie)
+	s.CallbackHandler().ServeHTTP(rec, callback)
 	if loc := rec.Header().Get("Location"); !strings.Contains(loc, "teams=connected") {
 		r.t.Fatalf("callback redirect = %q, want teams=connected", loc)
 	}

@@ -21,6 +21,7 @@ func (r *mutationResolver) ConnectTeams(ctx context.Context, input *graph.Connec
 	if err != nil {
 		return nil, err
 	}
+	setCookie(ctx, start.BrowserCookie)
 	return &graph.ConnectTeamsPayload{AuthorizationURL: start.AuthorizationURL, ExpiresAt: start.ExpiresAt}, nil
 }
 

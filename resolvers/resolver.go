@@ -5,6 +5,7 @@ package resolvers
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/wintro/teams-messaging/graph"
 	"github.com/wintro/teams-messaging/identity"
@@ -43,4 +44,19 @@ func recruiter(ctx context.Context) (identity.Recruiter, error) {
 		return identity.Recruiter{}, errForbidden
 	}
 	return r, nil
+}
+
+type cookieSetterKey struct{}
+
+// WithCookieSetter returns a context in which resolvers can set response
+// cookies through set. The HTTP layer installs it, because gqlgen gives
+// resolvers no access to the response.
+func WithCookieSetter(ctx context.Context, set func(*http.Cookie)) context.Context {
+	return context.WithValue(ctx, cookieSetterKey{}, set)
+}
+
+func setCookie(ctx context.Context, c *http.Cookie) {
+	if set, ok := ctx.Value(cookieSetterKey{}).(func(*http.Cookie)); ok && c != nil {
+		set(c)
+	}
 }

@@ -133,7 +133,9 @@ func (h *harness) connect(r identity.Recruiter, login string) {
 	}
 
 	rec := httptest.NewRecorder()
-	h.oauth.CallbackHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, loc, nil))
+	callback := httptest.NewRequest(http.MethodGet, loc, nil)
+	callback.AddCookie(start.BrowserCookie)
+	h.oauth.CallbackHandler().ServeHTTP(rec, callback)
 	if back := rec.Header().Get("Location"); !strings.Contains(back, "teams=connected") {
 		h.t.Fatalf("callback redirect = %q, want teams=connected", back)
 	}

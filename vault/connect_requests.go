@@ -24,6 +24,9 @@ type ConnectRequest struct {
 	OrgID       string
 	Verifier    string
 	ReturnTo    string
+	// BrowserHash is the hash of the nonce set in the starting browser's
+	// cookie; empty for requests that are not bound to a browser.
+	BrowserHash string
 	ExpiresAt   time.Time
 	CreatedAt   time.Time
 }
@@ -35,11 +38,12 @@ type connectRequestRow struct {
 	OrgID       string    `db:"org_id"`
 	Verifier    []byte    `db:"verifier"`
 	ReturnTo    string    `db:"return_to"`
+	BrowserHash string    `db:"browser_hash"`
 	ExpiresAt   time.Time `db:"expires_at"`
 	CreatedAt   time.Time `db:"created_at"`
 }
 
-const connectRequestColumns = `state_hash, kind, recruiter_id, org_id, verifier, return_to, expires_at, created_at`
+const connectRequestColumns = `state_hash, kind, recruiter_id, org_id, verifier, return_to, browser_hash, expires_at, created_at`
 
 // verifierAD binds a sealed PKCE verifier to its connect request.
 func verifierAD(stateHash string) []byte {
@@ -67,8 +71,8 @@ func (s *Store) CreateConnectRequest(ctx context.Context, r ConnectRequest) erro
 		}
 	}
 	_, err := s.exec(ctx, s.q(`INSERT INTO connect_requests (`+connectRequestColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		r.StateHash, r.Kind, r.RecruiterID, r.OrgID, verifier, r.ReturnTo, nullTime(r.ExpiresAt), nullTime(r.CreatedAt))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		r.StateHash, r.Kind, r.RecruiterID, r.OrgID, verifier, r.ReturnTo, r.BrowserHash, nullTime(r.ExpiresAt), nullTime(r.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create connect request: %w", err)
 	}
@@ -99,6 +103,7 @@ func (s *Store) ConsumeConnectRequest(ctx context.Context, stateHash string) (*C
 		RecruiterID: row.RecruiterID,
 		OrgID:       row.OrgID,
 		ReturnTo:    row.ReturnTo,
+		BrowserHash: row.BrowserHash,
 		ExpiresAt:   row.ExpiresAt.UTC(),
 		CreatedAt:   row.CreatedAt.UTC(),
 	}

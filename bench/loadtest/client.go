@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"time"
@@ -30,12 +31,16 @@ func newClient(serverURL, emuURL, jwtSecret string, maxConns int) *client {
 	t.MaxIdleConns = maxConns * 2
 	t.MaxIdleConnsPerHost = maxConns
 	t.IdleConnTimeout = 90 * time.Second
+	// The jar carries the cookie connectTeams sets to the callback, as a
+	// browser does; cookies are named per connect request, so concurrent
+	// connects do not collide.
+	jar, _ := cookiejar.New(nil)
 	return &client{
 		serverURL: serverURL,
 		emuURL:    emuURL,
 		jwtSecret: []byte(jwtSecret),
-		http:      &http.Client{Transport: t, Timeout: 60 * time.Second},
-		noFollow: &http.Client{Transport: t, Timeout: 60 * time.Second,
+		http:      &http.Client{Transport: t, Timeout: 60 * time.Second, Jar: jar},
+		noFollow: &http.Client{Transport: t, Timeout: 60 * time.Second, Jar: jar,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
 }

@@ -45,6 +45,8 @@
   async function graphql(query, variables) {
     const response = await fetch(config.endpoint, {
       method: 'POST',
+      // connectTeams sets the cookie that binds the sign-in to this browser.
+      credentials: 'include',
       headers: {
         'Content-Type': 'application/json',
         Accept: 'application/graphql-response+json, application/json;q=0.9',
