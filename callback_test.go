@@ -160,3 +160,20 @@ func TestCallbackFromOtherBrowser(t *testing.T) {
 		t.Errorf("connect in the starting browser: redirect %s", back)
 	}
 }
+
+// TestTwoOpenConnectRequests checks that finishing one connect request in a
+// browser leaves another one open in the same browser usable.
+func TestTwoOpenConnectRequests(t *testing.T) {
+	s := startStack(t, "sqlite:"+t.TempDir()+"/test.db")
+	tok := s.token("r-two", msemulator.DemoRecruiterUPN)
+	var first, second struct{ ConnectTeams struct{ AuthorizationURL string } }
+	s.graphql(tok, `mutation { connectTeams { authorizationUrl } }`, nil, &first)
+	s.graphql(tok, `mutation { connectTeams { authorizationUrl } }`, nil, &second)
+
+	for i, start := range []string{first.ConnectTeams.AuthorizationURL, second.ConnectTeams.AuthorizationURL} {
+		loc := s.consent(start, msemulator.DemoRecruiterUPN, "accept", nil)
+		if back := s.follow(loc.String()); back.Query().Get("teams") != "connected" {
+			t.Errorf("callback of connect request %d redirected to %s, want teams=connected", i+1, back)
+		}
+	}
+}

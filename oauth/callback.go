@@ -85,7 +85,7 @@ func (s *Service) CallbackHandler() http.Handler {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*s.cfg.TokenTimeout)
 		defer cancel()
 		target := s.handleCallback(ctx, r.URL.Query(), r.Cookies())
-		clearBrowserCookies(w, r, s.cfg.RedirectURL)
+		s.clearBrowserCookie(w, r.URL.Query().Get("state"))
 		http.Redirect(w, r, target, http.StatusFound)
 	})
 }
@@ -315,13 +315,14 @@ func checkBrowser(req *vault.ConnectRequest, cookies []*http.Cookie) error {
 	return &callbackError{reason: ReasonOtherBrowser, message: msgOtherBrowser, cause: errors.New("callback without the browser cookie of its connect request")}
 }
 
-// clearBrowserCookies expires the connect cookies the browser presented:
-// each works for one callback at most.
-func clearBrowserCookies(w http.ResponseWriter, r *http.Request, redirectURL string) {
-	callback, _ := url.Parse(redirectURL)
-	for _, c := range r.Cookies() {
-		if strings.HasPrefix(c.Name, "wintro_teams_connect_") {
-			http.SetCookie(w, &http.Cookie{Name: c.Name, Path: callback.Path, MaxAge: -1, HttpOnly: true, Secure: callback.Scheme == "https", SameSite: http.SameSiteLaxMode})
-		}
+// clearBrowserCookie expires the cookie of the connect request that state
+// names: it works for one callback at most. Cookies of other open connect
+// requests stay.
+func (s *Service) clearBrowserCookie(w http.ResponseWriter, state string) {
+	if state == "" || strings.HasPrefix(state, adminStatePrefix) {
+		return
 	}
+	c := s.browserCookie(hashState(state), "", 0)
+	c.MaxAge = -1
+	http.SetCookie(w, c)
 }
