@@ -166,7 +166,9 @@ func TestCallbackFromOtherBrowser(t *testing.T) {
 func TestTwoOpenConnectRequests(t *testing.T) {
 	s := startStack(t, "sqlite:"+t.TempDir()+"/test.db")
 	tok := s.token("r-two", msemulator.DemoRecruiterUPN)
-	var first, second struct{ ConnectTeams struct{ AuthorizationURL string } }
+	var first, second struct {
+		ConnectTeams struct{ AuthorizationURL string }
+	}
 	s.graphql(tok, `mutation { connectTeams { authorizationUrl } }`, nil, &first)
 	s.graphql(tok, `mutation { connectTeams { authorizationUrl } }`, nil, &second)
 
