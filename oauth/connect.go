@@ -167,8 +167,8 @@ func randomToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// hashState is what the database keeps of a state: a leaked row cannot be
-// replayed as a callback.
+// hashState returns what the database keeps of a state or a browser nonce:
+// their SHA-256, so a leaked row cannot be replayed as a callback.
 func hashState(state string) string {
 	sum := sha256.Sum256([]byte(state))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
