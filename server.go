@@ -265,7 +265,7 @@ func serve(ctx context.Context, getenv func(string) string) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Above a send's bound (teams.DefaultSendTimeout plus the outcome
-		// write), so a slow send's answer is still delivered.
+		// write), so a slow send's response is still delivered.
 		WriteTimeout:   90 * time.Second,
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 64 << 10,

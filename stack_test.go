@@ -251,7 +251,7 @@ func (s *stack) connect(token, login string) *url.URL {
 	return s.follow(loc.String())
 }
 
-// admin GETs an emulator admin route and decodes the JSON answer.
+// admin GETs an emulator admin route and decodes the JSON response.
 func (s *stack) admin(path string, out any) {
 	s.t.Helper()
 	res, err := http.Get(s.emuURL + "/_admin/" + path)

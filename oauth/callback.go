@@ -149,7 +149,7 @@ func (s *Service) consumeState(ctx context.Context, state string) (*vault.Connec
 // recordFailure records a failed connect attempt on the recruiter of req
 // only. A recruiter waiting for admin approval stays
 // PENDING_ADMIN_APPROVAL unless the new outcome shows that Microsoft let the
-// user consent: a cancel, an interruption or an outage says nothing about
+// user consent, because a cancel, an interruption or an outage proves nothing about
 // the approval.
 func (s *Service) recordFailure(ctx context.Context, req *vault.ConnectRequest, ce *callbackError) {
 	pending := ce.pending

@@ -56,7 +56,7 @@ func (e *MissingScopeError) Error() string {
 	return "oauth: missing permission " + e.Permission.Scope
 }
 
-// TokenError is an error answer of Microsoft's token endpoint, carrying the
+// TokenError is an error response of Microsoft's token endpoint, carrying the
 // fields Microsoft documents. It never carries a token or the request.
 type TokenError struct {
 	Status      int

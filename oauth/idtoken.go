@@ -28,10 +28,10 @@ type idTokenClaims struct {
 }
 
 // accountFromIDToken reads the account from the ID token of a token response.
-// The token came straight from Microsoft's token endpoint over the back
-// channel, so its signature is not verified (OpenID Connect Core 1.0,
-// section 3.1.3.7, allows this for confidential clients); the audience,
-// issuer and the presence of oid and tid are checked. Accounts are keyed on
+// The token came straight from Microsoft's token endpoint over TLS, so its
+// signature is not verified: OpenID Connect Core 1.0, section 3.1.3.7, lets
+// TLS server validation stand in for it in that case. The audience, issuer
+// and the presence of oid and tid are checked. Accounts are keyed on
 // oid + tid, never on preferred_username, which the user can change.
 func (s *Service) accountFromIDToken(tok *oauth2.Token) (*Account, error) {
 	raw, _ := tok.Extra("id_token").(string)

@@ -95,8 +95,8 @@ func (s *Service) accessAfter(ctx context.Context, req refreshRequest) (*Access,
 	return nil, res.failure
 }
 
-// ExpireConnection marks the connection of a as expired after Graph answered
-// with a claims challenge: the user must sign in again.
+// ExpireConnection marks the connection of a as expired after Graph returned
+// a claims challenge, because the user must sign in again.
 func (s *Service) ExpireConnection(ctx context.Context, a *Access, reason vault.ExpiredReason) error {
 	// Only the row the token came from is expired: a connection renewed or
 	// refreshed meanwhile (ErrConflict) is left alone, and if its session is

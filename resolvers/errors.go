@@ -45,8 +45,8 @@ type clientError struct {
 	warn bool
 }
 
-// ErrorPresenter returns gqlgen's error presenter: known errors become their
-// code and a message written for the SPA's reader; every other error becomes
+// ErrorPresenter returns gqlgen's error presenter. A known error becomes its
+// code and a message written for the SPA's reader. Every other error becomes
 // INTERNAL_SERVER_ERROR with the request id, and is logged with its cause.
 // Raw Go, SQL and Microsoft texts never reach the client. requestID reads
 // the request id from the context and may be nil.

@@ -58,7 +58,7 @@ func (s *Service) resolveTarget(ctx context.Context, a *oauth.Access, in SendInp
 	return t, a, err
 }
 
-// lookupRecipient asks Graph for the recipient, by id or by email, and
+// lookupRecipient requests the recipient from Graph, by id or by email, and
 // caches email → user. A guest counts as not found: guests belong to
 // another organization.
 func (s *Service) lookupRecipient(ctx context.Context, a *oauth.Access, in SendInput) (*Colleague, *oauth.Access, error) {
@@ -92,9 +92,9 @@ func (s *Service) lookupRecipient(ctx context.Context, a *oauth.Access, in SendI
 }
 
 // findByEmail resolves an address with one request for its user principal
-// name or primary mail, then, when nobody has it, searches the secondary
-// addresses (otherMails, proxyAddresses). A tenant that rejects the
-// combined filter with 400 is asked the long way: GET /users/{upn}, then
+// name or primary mail, then, when no user has it, searches the secondary
+// addresses (otherMails, proxyAddresses). For a tenant that rejects the
+// combined filter with 400 it takes the long way: GET /users/{upn}, then
 // $filter on mail, then the secondary addresses.
 func (s *Service) findByEmail(ctx context.Context, token, email string) (*msgraph.User, error) {
 	u, err := s.cfg.Graph.UserByPrincipalNameOrMail(ctx, token, email)

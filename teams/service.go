@@ -75,8 +75,8 @@ type Config struct {
 	// the burst. The limit is kept in each process's memory.
 	RateLimit float64
 	RateBurst int
-	// SendTimeout bounds one send from the first database read to its Graph
-	// answer; writing the outcome then gets up to 10 s more. A cancelled
+	// SendTimeout bounds one send from the first database read to Graph's
+	// response. Writing the outcome then gets up to 10 s more. A cancelled
 	// caller does not cut a send short.
 	SendTimeout time.Duration
 	// PendingWait bounds how long a request waits for another request that

@@ -47,9 +47,9 @@ func newStore(d, outcomeDB *db.DB, now func() time.Time) *store {
 
 // prepared returns query, written with ? placeholders, prepared on the
 // pool. A statement runs on every send, so it is parsed once per pooled
-// connection instead of once per call: on SQLite parsing the claim
-// statement costs more than running it, and on PostgreSQL lib/pq sends an
-// unprepared statement with arguments in two exchanges instead of one. A
+// connection instead of once per call. On SQLite parsing the claim
+// statement costs more than running it, and on PostgreSQL it saves the
+// server a parse per call. A
 // failed prepare is not cached.
 func (s *store) prepared(ctx context.Context, d *db.DB, query string) (*sqlx.Stmt, error) {
 	s.mu.Lock()

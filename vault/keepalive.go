@@ -9,7 +9,7 @@ import (
 )
 
 // ClaimIdle claims up to limit CONNECTED connections whose refresh token was
-// last used before idleSince and that nobody has claimed. It marks them
+// last used before idleSince and that no replica has claimed. It marks them
 // claimed for claimFor and returns their ids in no particular order, taking
 // the longest idle first. The claim is one statement (on PostgreSQL with
 // FOR UPDATE SKIP LOCKED), so concurrent claimers, in this process or in

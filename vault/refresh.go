@@ -20,7 +20,7 @@ var errBothOutcomes = errors.New("vault: refresh outcome sets both tokens and ex
 // transaction.
 //
 // Refresh re-reads the row with its tokens decrypted and calls fn with it,
-// so a caller that waited sees the tokens another caller stored. fn may call
+// so a caller that waited gets the tokens another caller stored. fn may call
 // the token endpoint. In the same transaction it then stores fn's outcome:
 // Tokens are sealed and stored with access_expires_at, last_refreshed_at and
 // refresh_token_used_at set to now; Expire makes the row EXPIRED with that

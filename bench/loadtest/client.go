@@ -32,7 +32,7 @@ func newClient(serverURL, emuURL, jwtSecret string, maxConns int) *client {
 	t.MaxIdleConnsPerHost = maxConns
 	t.IdleConnTimeout = 90 * time.Second
 	// The jar carries the cookie connectTeams sets to the callback, as a
-	// browser does; cookies are named per connect request, so concurrent
+	// browser does. Cookies are named per connect request, so concurrent
 	// connects do not collide.
 	jar, _ := cookiejar.New(nil)
 	return &client{
