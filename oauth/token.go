@@ -49,7 +49,21 @@ func (a *Access) RequireScope(scope string) error {
 // Errors: ErrNotConnected, ErrAdminApprovalRequired, *ExpiredError,
 // ErrUpstreamUnavailable, ErrMisconfigured.
 func (s *Service) Access(ctx context.Context, recruiterID string) (*Access, error) {
-	conn, err := s.store.GetConnection(ctx, recruiterID, true)
+	return s.AccessWith(ctx, recruiterID, nil)
+}
+
+// AccessWith is Access that runs comp in the round trip that reads the
+// connection (see vault.Companion). When comp is not nil, it has run
+// whenever the connection was read, whatever AccessWith returns, and it ran
+// before any refresh.
+func (s *Service) AccessWith(ctx context.Context, recruiterID string, comp *vault.Companion) (*Access, error) {
+	var conn *vault.Connection
+	var err error
+	if comp != nil {
+		conn, err = s.store.GetConnectionWith(ctx, recruiterID, comp)
+	} else {
+		conn, err = s.store.GetConnection(ctx, recruiterID, true)
+	}
 	if err != nil {
 		if errors.Is(err, vault.ErrNotFound) {
 			return nil, ErrNotConnected

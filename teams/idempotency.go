@@ -22,22 +22,31 @@ const (
 	maxClaims = 3
 )
 
-// sendOnce sends in under its idempotency key. The request that claims the
-// key sends and records the outcome. Any other request returns the recorded
-// outcome, and waits for it while the owner is still sending.
-func (s *Service) sendOnce(ctx context.Context, a *oauth.Access, in SendInput, body string) (*SendResult, error) {
-	c := claim{
-		RecruiterID: a.RecruiterID, Key: in.IdempotencyKey, Hash: requestHash(a.RecruiterID, in),
-		AttemptID: uuid.NewString(), ConnectionID: a.ConnectionID, TenantID: a.TenantID, Input: in,
+// newClaim returns the claim of in's idempotency key by the recruiter.
+func (s *Service) newClaim(recruiterID string, in SendInput) claim {
+	return claim{
+		RecruiterID: recruiterID, Key: in.IdempotencyKey, Hash: requestHash(recruiterID, in),
+		AttemptID: uuid.NewString(), Input: in, ExpiredBefore: s.cfg.Now().Add(-s.cfg.IdempotencyTTL),
 	}
+}
+
+// sendOnce sends in under its idempotency key, given the outcome of the
+// first claim. The request that claims the key sends and records the
+// outcome. Any other request returns the recorded outcome, and waits for it
+// while the owner is still sending.
+func (s *Service) sendOnce(ctx context.Context, a *oauth.Access, in SendInput, body string, c claim, first claimed) (*SendResult, error) {
+	c.ConnectionID, c.TenantID = a.ConnectionID, a.TenantID
+	k, owned := first.known(), first.owned()
 	for attempt := 1; ; attempt++ {
-		c.ExpiredBefore = s.cfg.Now().Add(-s.cfg.IdempotencyTTL)
-		k, owned, err := s.store.claimSend(ctx, c)
-		if err != nil {
-			return nil, err
+		if attempt > 1 {
+			c.ExpiredBefore = s.cfg.Now().Add(-s.cfg.IdempotencyTTL)
+			var err error
+			if k, owned, err = s.store.claimSend(ctx, c); err != nil {
+				return nil, err
+			}
 		}
 		if owned {
-			return s.deliverOwned(ctx, a, in, body, k, c.AttemptID)
+			return s.deliverOwned(ctx, a, in, body, k, c)
 		}
 
 		rec, err := s.awaitOutcome(ctx, a.RecruiterID, in.IdempotencyKey)
@@ -47,7 +56,7 @@ func (s *Service) sendOnce(ctx context.Context, a *oauth.Access, in SendInput, b
 		retake := rec == nil || rec.Status == sendFailed && rec.RequestHash == c.Hash
 		switch {
 		case retake && attempt < maxClaims:
-			continue // deleted meanwhile, or failed with nothing posted: claim again
+			continue // never claimed, deleted meanwhile, or failed with nothing posted: claim again
 		case retake:
 			return nil, ErrSendInProgress
 		}
@@ -55,18 +64,22 @@ func (s *Service) sendOnce(ctx context.Context, a *oauth.Access, in SendInput, b
 	}
 }
 
-// deliverOwned sends as the owner of the key and records the outcome. The
-// record is written even when the send's deadline has passed.
-func (s *Service) deliverOwned(ctx context.Context, a *oauth.Access, in SendInput, body string, k known, attemptID string) (*SendResult, error) {
+// deliverOwned sends as the owner of c's key and records the outcome.
+func (s *Service) deliverOwned(ctx context.Context, a *oauth.Access, in SendInput, body string, k known, c claim) (*SendResult, error) {
 	res, err := s.deliver(ctx, a, in, body, k)
+	s.recordOutcome(ctx, a.RecruiterID, c, res, err)
+	return res, err
+}
 
+// recordOutcome records the outcome of the send that owns c's key, even
+// when the send's deadline has passed.
+func (s *Service) recordOutcome(ctx context.Context, recruiterID string, c claim, res *SendResult, err error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	// NOTE: when this write fails the record stays pending. Repeats of the
 	// key wait, then report an unknown outcome once PendingTimeout has
 	// passed; none of them sends again.
-	s.reportError("record send outcome", s.store.finishSend(rctx, a.RecruiterID, in.IdempotencyKey, attemptID, recordOf(res, err)))
-	return res, err
+	s.reportError("record send outcome", s.store.finishSend(rctx, recruiterID, c.Key, c.AttemptID, recordOf(res, err)))
 }
 
 // awaitOutcome reads the record of key. While another request holds it

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/wintro/teams-messaging/db"
+	"github.com/wintro/teams-messaging/identity"
 	"github.com/wintro/teams-messaging/msemulator"
+	"github.com/wintro/teams-messaging/oauth"
+	"github.com/wintro/teams-messaging/vault"
 )
 
 // clock is a settable test clock, safe for concurrent use.
@@ -244,4 +247,51 @@ func countTable(t *testing.T, d *db.DB, table string) int {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
+}
+
+// TestKeyFreedWhenConnectionUnusable covers a key claimed in the connection
+// read whose tokens then fail to open: the record is marked failed, so the
+// same request succeeds once the recruiter has connected again.
+func TestKeyFreedWhenConnectionUnusable(t *testing.T) {
+	eachDB(t, func(t *testing.T, d *db.DB) {
+		h := newHarness(t, d, harnessOptions{})
+		if _, err := d.Exec(d.Rebind(`UPDATE connections SET access_token = ? WHERE recruiter_id = ?`),
+			[]byte("not a sealed token"), testRecruiterID); err != nil {
+			t.Fatalf("damage the stored token: %v", err)
+		}
+		in := SendInput{RecipientEmail: msemulator.DemoAdaMail, Content: "hello", IdempotencyKey: "unusable-1"}
+
+		var expired *oauth.ExpiredError
+		if _, err := h.send(in); !errors.As(err, &expired) || expired.Reason != vault.ReasonKeyUnavailable {
+			t.Fatalf("Send with an unreadable token = %v, want an ExpiredError with KEY_UNAVAILABLE", err)
+		}
+		if got := recordStatus(t, d, in.IdempotencyKey); got != sendFailed {
+			t.Errorf("record status = %q, want %q", got, sendFailed)
+		}
+
+		h.connect(h.recruiter, msemulator.DemoRecruiterUPN)
+		res, err := h.send(in)
+		if err != nil || res.Deduplicated {
+			t.Fatalf("Send after connecting again = %+v, %v, want a new message", res, err)
+		}
+		if got := len(h.messages()); got != 1 {
+			t.Errorf("emulator holds %d messages, want 1", got)
+		}
+	})
+}
+
+// TestKeyNotClaimedWithoutConnection shows that a send with a key by a
+// recruiter who never connected leaves no record behind.
+func TestKeyNotClaimedWithoutConnection(t *testing.T) {
+	eachDB(t, func(t *testing.T, d *db.DB) {
+		h := newHarness(t, d, harnessOptions{})
+		stranger := identity.Recruiter{ID: "recruiter-2", OrgID: "org-1", Email: "someone@contoso.test"}
+		in := SendInput{RecipientEmail: msemulator.DemoAdaMail, Content: "hello", IdempotencyKey: "stranger-1"}
+		if _, err := h.svc.Send(t.Context(), stranger, in); !errors.Is(err, oauth.ErrNotConnected) {
+			t.Fatalf("Send without a connection = %v, want ErrNotConnected", err)
+		}
+		if rows := countTable(t, d, "sent_messages"); rows != 0 {
+			t.Errorf("sent_messages holds %d rows, want 0", rows)
+		}
+	})
 }

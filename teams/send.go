@@ -65,22 +65,36 @@ func (s *Service) Send(ctx context.Context, r identity.Recruiter, in SendInput) 
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SendTimeout)
 	defer cancel()
-	a, err := s.cfg.Tokens.Access(ctx, r.ID)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.RequireScope(oauth.ScopeChatMessageSend); err != nil {
-		return nil, err
-	}
-
 	if in.IdempotencyKey == "" {
+		a, err := s.cfg.Tokens.Access(ctx, r.ID)
+		if err == nil {
+			err = a.RequireScope(oauth.ScopeChatMessageSend)
+		}
+		if err != nil {
+			return nil, err
+		}
 		k, err := s.store.lookup(ctx, a.ConnectionID, a.TenantID, in)
 		if err != nil {
 			return nil, err
 		}
 		return s.deliver(ctx, a, in, body, k)
 	}
-	res, err := s.sendOnce(ctx, a, in, body)
+
+	// The key is claimed in the round trip that reads the connection, so a
+	// send to a known recipient costs that read and the outcome's write.
+	c := s.newClaim(r.ID, in)
+	var first claimed
+	a, err := s.cfg.Tokens.AccessWith(ctx, r.ID, s.store.claimOnRead(c, &first))
+	if err == nil {
+		err = a.RequireScope(oauth.ScopeChatMessageSend)
+	}
+	if err != nil {
+		if first.owned() {
+			s.recordOutcome(ctx, r.ID, c, nil, err) // nothing was posted: the key may be used again
+		}
+		return nil, err
+	}
+	res, err := s.sendOnce(ctx, a, in, body, c, first)
 	if res != nil && res.Deduplicated {
 		// A repeat posts nothing, so it gives its token back.
 		reservation.CancelAt(s.cfg.Now())

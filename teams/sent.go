@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/wintro/teams-messaging/vault"
 )
 
 // sentRecord is a sent_messages row: the outcome of one idempotent send. It
@@ -44,12 +46,25 @@ type claim struct {
 // the same request. RETURNING yields a row only when this request owns the
 // key; both PostgreSQL and SQLite (3.35 and later) support it. SQLite needs
 // "WHERE true" to parse ON CONFLICT after INSERT … SELECT.
-const claimSQL = `INSERT INTO sent_messages (recruiter_id, idempotency_key, request_hash, status, attempt_id,
+const claimSQL = claimInsert + knownSource + `
+	WHERE true
+	` + claimConflict
+
+// claimOnReadSQL is claimSQL as a vault.Companion of the connection read:
+// it takes the connection and tenant from the table conn, and claims only
+// for a CONNECTED connection.
+const claimOnReadSQL = claimInsert + `FROM conn
+		LEFT JOIN recipient_cache r ON r.tenant_id = conn.tenant_id AND r.email = ? AND r.expires_at > ?
+		LEFT JOIN chat_cache c ON c.connection_id = conn.id AND c.recipient_id = COALESCE(r.user_id, ?)
+	WHERE conn.status = 'CONNECTED'
+	` + claimConflict
+
+const (
+	claimInsert = `INSERT INTO sent_messages (recruiter_id, idempotency_key, request_hash, status, attempt_id,
 		recipient_id, recipient_display_name, recipient_email, recipient_upn, chat_id, created_at, updated_at)
 	SELECT ?, ?, ?, 'pending', ?, ` + knownColumns + `, ?, ?
-	` + knownSource + `
-	WHERE true
-	ON CONFLICT (recruiter_id, idempotency_key) DO UPDATE SET request_hash = excluded.request_hash,
+	`
+	claimConflict = `ON CONFLICT (recruiter_id, idempotency_key) DO UPDATE SET request_hash = excluded.request_hash,
 		status = excluded.status, attempt_id = excluded.attempt_id, recipient_id = excluded.recipient_id,
 		recipient_display_name = excluded.recipient_display_name, recipient_email = excluded.recipient_email,
 		recipient_upn = excluded.recipient_upn, chat_id = excluded.chat_id, message_id = '',
@@ -58,6 +73,35 @@ const claimSQL = `INSERT INTO sent_messages (recruiter_id, idempotency_key, requ
 	WHERE sent_messages.created_at < ?
 		OR (sent_messages.status = 'failed' AND sent_messages.request_hash = excluded.request_hash)
 	RETURNING recipient_id, recipient_display_name, recipient_email, recipient_upn, chat_id`
+)
+
+// claimed is what a claim on the connection read returned: all NULL when
+// the request does not own the key.
+type claimed struct {
+	recipientID, displayName, mail, upn, chatID sql.NullString
+}
+
+// owned reports whether the claim made this request the key's owner.
+func (c *claimed) owned() bool { return c.recipientID.Valid }
+
+// known returns what the caches knew about the recipient when it claimed.
+func (c *claimed) known() known {
+	return known{RecipientID: c.recipientID.String, DisplayName: c.displayName.String, Mail: c.mail.String,
+		UPN: c.upn.String, ChatID: c.chatID.String}
+}
+
+// claimOnRead returns a companion of the connection read that claims c's
+// key, and stores its outcome in into. c's connection and tenant are not
+// used: they come from the row read.
+func (s *store) claimOnRead(c claim, into *claimed) *vault.Companion {
+	now := s.now().UTC()
+	return &vault.Companion{
+		SQL: claimOnReadSQL,
+		Args: []any{c.RecruiterID, c.Key, c.Hash, c.AttemptID, now, now,
+			c.Input.RecipientEmail, now, c.Input.RecipientID, c.ExpiredBefore.UTC()},
+		Dest: []any{&into.recipientID, &into.displayName, &into.mail, &into.upn, &into.chatID},
+	}
+}
 
 // claimSend tries to own c's key. It returns owned true and what the caches
 // know about the recipient, or owned false when another request owns the

@@ -45,6 +45,7 @@ const (
 // Tokens hands out access tokens; *oauth.Service implements it.
 type Tokens interface {
 	Access(ctx context.Context, recruiterID string) (*oauth.Access, error)
+	AccessWith(ctx context.Context, recruiterID string, comp *vault.Companion) (*oauth.Access, error)
 	ForceRefresh(ctx context.Context, a *oauth.Access) (*oauth.Access, error)
 	ExpireConnection(ctx context.Context, a *oauth.Access, reason vault.ExpiredReason) error
 	MarkUsed(ctx context.Context, a *oauth.Access) error

@@ -25,25 +25,42 @@ const maxExpireAttempts = 3
 // the connection with Tokens nil and no error. A KEY_UNAVAILABLE connection
 // whose tokens open again, because the key was restored, becomes CONNECTED.
 func (s *Store) GetConnection(ctx context.Context, recruiterID string, withTokens bool) (*Connection, error) {
+	row, err := s.getRow(ctx, s.db, "recruiter_id", recruiterID, "")
+	if err != nil {
+		return nil, err
+	}
+	if !withTokens {
+		return row.connection(), nil
+	}
+	return s.openRow(ctx, recruiterID, row)
+}
+
+// openRow returns the connection of row with its tokens decrypted, and
+// settles the status as GetConnection describes. When the row changed
+// meanwhile, it reads it again.
+func (s *Store) openRow(ctx context.Context, recruiterID string, row *connectionRow) (*Connection, error) {
 	for attempt := 1; ; attempt++ {
-		row, err := s.getRow(ctx, s.db, "recruiter_id", recruiterID, "")
-		if err != nil {
-			return nil, err
-		}
 		c := row.connection()
-		if !withTokens || !row.hasTokens() || !readable(c) {
+		if !row.hasTokens() || !readable(c) {
 			return c, nil
 		}
 
 		tokens, openErr := s.openTokens(row)
+		if openErr == nil && c.Status == StatusConnected {
+			c.Tokens = tokens // the usual case: nothing to settle, so no write turn
+			return c, nil
+		}
 		var expired bool
-		err = s.write(ctx, func() error {
+		err := s.write(ctx, func() error {
 			var err error
 			expired, err = s.settleStatus(ctx, s.db, row, c, openErr)
 			return err
 		})
 		if errors.Is(err, ErrConflict) && attempt < maxExpireAttempts {
-			continue // the row changed meanwhile: read it again
+			if row, err = s.getRow(ctx, s.db, "recruiter_id", recruiterID, ""); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -212,7 +229,8 @@ func (s *Store) CountByStatus(ctx context.Context) (map[Status]int, error) {
 // appended (a row lock), or returns ErrNotFound.
 func (s *Store) getRow(ctx context.Context, q sqlx.QueryerContext, column, value, suffix string) (*connectionRow, error) {
 	var row connectionRow
-	err := sqlx.GetContext(ctx, q, &row, s.q(`SELECT `+connectionColumns+` FROM connections WHERE `+column+` = ?`+suffix), value)
+	err := q.QueryRowxContext(ctx, s.q(`SELECT `+connectionColumns+` FROM connections WHERE `+column+` = ?`+suffix), value).
+		Scan(row.fields()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

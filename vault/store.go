@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -113,9 +114,10 @@ type Store struct {
 	// ErrFormat and contains no key or token bytes.
 	OnDecryptFailure func(connectionID string, err error)
 
-	db   *db.DB
-	keys *Keyring
-	now  func() time.Time
+	db    *db.DB
+	keys  *Keyring
+	now   func() time.Time
+	stmts sync.Map // query → *sqlx.Stmt, see prepared
 }
 
 // NewStore returns a store over an open, migrated database. now is the clock;
@@ -155,6 +157,15 @@ type connectionRow struct {
 	Version                 int64          `db:"version"`
 	CreatedAt               time.Time      `db:"created_at"`
 	UpdatedAt               time.Time      `db:"updated_at"`
+}
+
+// fields returns pointers to r's fields in connectionColumns' order, for
+// Scan.
+func (r *connectionRow) fields() []any {
+	return []any{&r.ID, &r.RecruiterID, &r.OrgID, &r.Status, &r.ExpiredReason, &r.AccountID, &r.TenantID, &r.Email,
+		&r.DisplayName, &r.GrantedScopes, &r.AccessToken, &r.RefreshToken, &r.AccessExpiresAt, &r.ConnectedAt,
+		&r.LastUsedAt, &r.LastRefreshedAt, &r.RefreshTokenUsedAt, &r.KeepaliveClaimedUntil,
+		&r.LastConnectErrorCode, &r.LastConnectErrorMessage, &r.Version, &r.CreatedAt, &r.UpdatedAt}
 }
 
 func (r *connectionRow) hasTokens() bool {

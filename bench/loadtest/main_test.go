@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -152,6 +153,43 @@ func TestRefreshStormSmoke(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRoundTripsKnownSend counts the PostgreSQL round trips of sends to
+// known recipients: the connection read, which claims the idempotency key
+// when there is one, and the outcome or the cache write. The last use of a
+// connection is recorded once per recruiter, which may add one round trip
+// per recruiter.
+func TestRoundTripsKnownSend(t *testing.T) {
+	cfg := smokeConfig(t, "postgres")
+	cfg.Scenario = "roundtrips"
+	cfg.Requests = 40
+
+	r, err := runRoundTrips(context.Background(), cfg, t.Logf)
+	if err != nil {
+		t.Fatalf("runRoundTrips() error = %v", err)
+	}
+	seen := 0
+	for _, row := range r.Rows {
+		if row.Errors != 0 || row.Operations != cfg.Requests {
+			t.Errorf("%s: %d ok, %d errors, want %d ok and none", row.Case, row.Operations, row.Errors, cfg.Requests)
+		}
+		if !strings.HasPrefix(row.Case, opSendKnown+",") {
+			continue
+		}
+		seen++
+		limit := float64(2*cfg.Requests+cfg.Recruiters) / float64(cfg.Requests)
+		if row.DBRoundTrips > limit {
+			t.Errorf("%s: %.3f database round trips per send, want at most 2 (%.3f with the last-use writes)",
+				row.Case, row.DBRoundTrips, limit)
+		}
+		if row.GraphRequests != 1 {
+			t.Errorf("%s: %.3f Graph requests per send, want 1", row.Case, row.GraphRequests)
+		}
+	}
+	if seen != 4 {
+		t.Errorf("the report has %d send_known cases, want 4", seen)
+	}
 }
 
 func TestParseMix(t *testing.T) {
