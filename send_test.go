@@ -204,7 +204,12 @@ func startBenchStack(b *testing.B, dbURL string) *benchStack {
 		b.Fatalf("newApp: %v", err)
 	}
 	b.Cleanup(a.close)
-	calls := countDatabaseCalls(b, a.db, dbURL)
+	calls := &atomic.Int64{}
+	countDatabaseCalls(b, a.db, dbURL, calls)
+	if a.outcomeDB != nil {
+		countDatabaseCalls(b, a.outcomeDB, withQueryParam(dbURL, "synchronous_commit", "off"), calls)
+	}
+	calls.Store(0)
 
 	srv := httptest.NewUnstartedServer(a.routes())
 	srv.Listener.Close()
@@ -373,13 +378,12 @@ func lastAccessToken(b *testing.B, bs *benchStack) string {
 }
 
 // countDatabaseCalls replaces d's connection pool with one whose driver
-// counts every statement, transaction start, commit and rollback sent to
-// the database, and returns the counter. It rebuilds the DSN the way
-// db.Open does: the pragmas and time settings for SQLite, the UTC session
-// time zone for PostgreSQL.
-func countDatabaseCalls(b *testing.B, d *db.DB, dbURL string) *atomic.Int64 {
+// adds every statement, transaction start, commit and rollback sent to the
+// database to calls. It rebuilds the DSN the way db.Open does: the pragmas
+// and time settings for SQLite, the UTC session time zone and binary
+// parameters for PostgreSQL.
+func countDatabaseCalls(b *testing.B, d *db.DB, dbURL string, calls *atomic.Int64) {
 	b.Helper()
-	calls := &atomic.Int64{}
 	connector := &countingConnector{driver: d.DB.Driver(), dsn: benchDSN(dbURL), calls: calls}
 	counted := sqlx.NewDb(sql.OpenDB(connector), string(d.Dialect))
 	counted.SetMaxOpenConns(20)
@@ -390,8 +394,6 @@ func countDatabaseCalls(b *testing.B, d *db.DB, dbURL string) *atomic.Int64 {
 	old := d.DB
 	d.DB = counted
 	old.Close()
-	calls.Store(0)
-	return calls
 }
 
 func benchDSN(dbURL string) string {
@@ -408,6 +410,7 @@ func benchDSN(dbURL string) string {
 	u, _ := url.Parse(dbURL)
 	q := u.Query()
 	q.Set("timezone", "UTC")
+	q.Set("binary_parameters", "yes") // as db.Open sets it
 	u.RawQuery = q.Encode()
 	return u.String()
 }

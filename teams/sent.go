@@ -75,8 +75,8 @@ const (
 	RETURNING recipient_id, recipient_display_name, recipient_email, recipient_upn, chat_id`
 )
 
-// claimed is what a claim on the connection read returned: all NULL when
-// the request does not own the key.
+// claimed is the result of a claim made in the connection read. Every
+// field is NULL when the request does not own the key.
 type claimed struct {
 	recipientID, displayName, mail, upn, chatID sql.NullString
 }

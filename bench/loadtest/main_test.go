@@ -156,10 +156,10 @@ func TestRefreshStormSmoke(t *testing.T) {
 }
 
 // TestRoundTripsKnownSend counts the PostgreSQL round trips of sends to
-// known recipients: the connection read, which claims the idempotency key
-// when there is one, and the outcome or the cache write. The last use of a
-// connection is recorded once per recruiter, which may add one round trip
-// per recruiter.
+// known recipients. With an idempotency key they are the connection read,
+// which claims the key, and the outcome write. Without one, they are the
+// connection read and the cache read. Recording a connection's last use
+// may add one round trip per recruiter.
 func TestRoundTripsKnownSend(t *testing.T) {
 	cfg := smokeConfig(t, "postgres")
 	cfg.Scenario = "roundtrips"
