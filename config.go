@@ -38,6 +38,7 @@ var settings = []setting{
 	{"WINTRO_AUTH_ISSUER", "", "required iss of caller tokens, checked when set"},
 	{"WINTRO_AUTH_AUDIENCE", "", "required aud of caller tokens, checked when set"},
 	{"WINTRO_INTERNAL_TOKEN", "", "bearer token of internal routes (account deletion); the routes do not exist when unset"},
+	{"WINTRO_METRICS_TOKEN", "", "bearer token that GET /metrics requires; when unset, /metrics needs no authentication"},
 	{"WINTRO_PLAYGROUND", "on in dev mode, off in production", "serve GraphiQL at /playground (true/false)"},
 	{"WINTRO_INTROSPECTION", "on in dev mode, off in production", "allow GraphQL introspection (true/false)"},
 	{"WINTRO_SEND_RATE", "2", "messages per second per recruiter (sustained)"},
@@ -73,6 +74,7 @@ type Config struct {
 	Issuer        string
 	Audience      string
 	InternalToken string
+	MetricsToken  string
 
 	Playground    bool
 	Introspection bool
@@ -117,6 +119,7 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		Issuer:        env("WINTRO_AUTH_ISSUER", ""),
 		Audience:      env("WINTRO_AUTH_AUDIENCE", ""),
 		InternalToken: getenv("WINTRO_INTERNAL_TOKEN"),
+		MetricsToken:  getenv("WINTRO_METRICS_TOKEN"),
 	}
 	c.DevMode = c.ClientID == "" && !c.Production
 	if c.ListenAddr == "" {

@@ -78,3 +78,35 @@ func seriesValue(body, series string) string {
 	}
 	return ""
 }
+
+func TestMetricsToken(t *testing.T) {
+	s := startStack(t, "sqlite:"+t.TempDir()+"/test.db", func(c *Config) { c.MetricsToken = "metrics-test-token" })
+	get := func(auth string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.server.URL+"/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET /metrics: %v", err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+
+	for _, auth := range []string{"", "Bearer metrics-test-tokeX", "metrics-test-token", "Bearer internal-test-token"} {
+		status, body := get(auth)
+		if status != http.StatusUnauthorized {
+			t.Errorf("GET /metrics with Authorization %q: %d, want 401", auth, status)
+		}
+		if strings.Contains(body, "wintro_") {
+			t.Errorf("GET /metrics with Authorization %q returned metrics", auth)
+		}
+	}
+	status, body := get("Bearer metrics-test-token")
+	if status != http.StatusOK || !strings.Contains(body, "wintro_connections") {
+		t.Errorf("GET /metrics with the token: %d, want 200 and the metrics", status)
+	}
+}

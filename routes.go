@@ -39,9 +39,13 @@ func (a *app) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("GET /metrics", a.metrics.handler())
+	metrics := a.metrics.handler()
+	if a.cfg.MetricsToken != "" {
+		metrics = requireBearer(a.cfg.MetricsToken, "metrics", metrics)
+	}
+	mux.Handle("GET /metrics", metrics)
 	if a.cfg.InternalToken != "" {
-		mux.Handle("DELETE /internal/recruiters/{id}", a.requireInternalToken(http.HandlerFunc(a.deleteRecruiter)))
+		mux.Handle("DELETE /internal/recruiters/{id}", requireBearer(a.cfg.InternalToken, "internal", http.HandlerFunc(a.deleteRecruiter)))
 	}
 	a.mountFrontend(mux)
 	if a.emulator != nil {
@@ -154,14 +158,15 @@ func limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// requireInternalToken checks the internal bearer token in constant time.
-func (a *app) requireInternalToken(next http.Handler) http.Handler {
-	want := []byte("Bearer " + a.cfg.InternalToken)
+// requireBearer lets a request through to next only when it carries token
+// as its bearer credential, compared in constant time.
+func requireBearer(token, realm string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="internal"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong internal bearer token"})
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong " + realm + " bearer token"})
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -296,6 +296,9 @@ func (a *app) announce() {
 	if a.cfg.DevMode {
 		a.announceDevMode()
 	}
+	if a.cfg.Production && a.cfg.MetricsToken == "" {
+		a.log.Warn("GET /metrics needs no authentication; set WINTRO_METRICS_TOKEN, or keep /metrics off the public load balancer")
+	}
 }
 
 func migrate(ctx context.Context, getenv func(string) string) error {
