@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -61,6 +62,7 @@ type DB struct {
 	logger *slog.Logger
 	// writer is SQLite's in-process write queue (see LockWrites); nil on PostgreSQL.
 	writer chan struct{}
+	stmts  sync.Map // query → *sqlx.Stmt, see Prepared
 }
 
 // Options tune Open. The zero value is valid.
@@ -147,6 +149,28 @@ func openSQLite(path string, o Options) (*DB, error) {
 	conn.SetMaxIdleConns(sqliteMaxOpenConns)
 	conn.SetConnMaxIdleTime(0)
 	return &DB{DB: conn, Dialect: SQLite, logger: o.Logger, writer: make(chan struct{}, 1)}, nil
+}
+
+// Prepared returns query, written with ? placeholders, prepared on the pool
+// and kept until the pool closes. database/sql prepares it again on each
+// pooled connection that runs it, so the server parses it once per
+// connection instead of once per call, and lib/pq runs it in one round trip.
+// It is meant for a fixed set of hot-path queries: the cache never shrinks,
+// so a query built from input must not go through it. A failed prepare is
+// not kept.
+func (d *DB) Prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st, ok := d.stmts.Load(query); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := d.PreparexContext(ctx, d.Rebind(query))
+	if err != nil {
+		return nil, fmt.Errorf("prepare statement: %w", err)
+	}
+	if prev, loaded := d.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close() // another caller prepared it first
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
 }
 
 // LockWrites waits, within ctx, for this process's turn to write, and

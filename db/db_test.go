@@ -266,3 +266,29 @@ func TestPostgresSessionUTC(t *testing.T) {
 		t.Errorf("now() location = %v, want UTC", now.Location())
 	}
 }
+
+func TestPreparedCache(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		const query = `SELECT ? || '!'`
+		first, err := d.Prepared(ctx, query)
+		if err != nil {
+			t.Fatalf("Prepared(%q) = %v", query, err)
+		}
+		again, err := d.Prepared(ctx, query)
+		if err != nil || again != first {
+			t.Errorf("second Prepared(%q) = %p, %v; want the cached %p", query, again, err, first)
+		}
+		var got string
+		if err := again.GetContext(ctx, &got, "hi"); err != nil || got != "hi!" {
+			t.Errorf("run prepared statement = %q, %v; want \"hi!\"", got, err)
+		}
+
+		const bad = `SELECT FROM WHERE`
+		for range 2 {
+			if _, err := d.Prepared(ctx, bad); err == nil {
+				t.Errorf("Prepared(%q) = nil error, want the syntax error every time", bad)
+			}
+		}
+	})
+}

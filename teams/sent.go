@@ -113,7 +113,7 @@ func (s *store) claimSend(ctx context.Context, c claim) (k known, owned bool, er
 	args = append(args, s.knownArgs(c.ConnectionID, c.TenantID, c.Input)...)
 	args = append(args, c.ExpiredBefore.UTC())
 
-	st, err := s.prepared(ctx, s.db, claimSQL)
+	st, err := s.db.Prepared(ctx, claimSQL)
 	if err != nil {
 		return known{}, false, err
 	}
@@ -163,7 +163,7 @@ func (s *store) finishSend(ctx context.Context, recruiterID, key, attemptID stri
 	if rec.WebURL.Valid {
 		webURL = rec.WebURL.String
 	}
-	st, err := s.prepared(ctx, s.outcomeDB, finishSQL)
+	st, err := s.outcomeDB.Prepared(ctx, finishSQL)
 	if err != nil {
 		return err
 	}

@@ -5,10 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/wintro/teams-messaging/db"
 )
@@ -28,42 +25,13 @@ type store struct {
 	db        *db.DB
 	outcomeDB *db.DB // writes send outcomes; db when not configured
 	now       func() time.Time
-
-	mu    sync.Mutex
-	stmts map[stmtKey]*sqlx.Stmt // hot-path statements
-}
-
-type stmtKey struct {
-	db    *db.DB
-	query string
 }
 
 func newStore(d, outcomeDB *db.DB, now func() time.Time) *store {
 	if outcomeDB == nil {
 		outcomeDB = d
 	}
-	return &store{db: d, outcomeDB: outcomeDB, now: now, stmts: map[stmtKey]*sqlx.Stmt{}}
-}
-
-// prepared returns query, written with ? placeholders, prepared on the
-// pool. A statement runs on every send, so it is parsed once per pooled
-// connection instead of once per call. On SQLite parsing the claim
-// statement costs more than running it, and on PostgreSQL it saves the
-// server a parse per call. A
-// failed prepare is not cached.
-func (s *store) prepared(ctx context.Context, d *db.DB, query string) (*sqlx.Stmt, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := stmtKey{db: d, query: query}
-	if st, ok := s.stmts[key]; ok {
-		return st, nil
-	}
-	st, err := d.PreparexContext(ctx, d.Rebind(query))
-	if err != nil {
-		return nil, fmt.Errorf("prepare statement: %w", err)
-	}
-	s.stmts[key] = st
-	return st, nil
+	return &store{db: d, outcomeDB: outcomeDB, now: now}
 }
 
 // known is the cached data about a recipient: the profile when RecipientID
@@ -99,7 +67,7 @@ func (s *store) knownArgs(connectionID, tenantID string, in SendInput) []any {
 // lookup reads what the caches know about the recipient of in.
 func (s *store) lookup(ctx context.Context, connectionID, tenantID string, in SendInput) (known, error) {
 	var k known
-	st, err := s.prepared(ctx, s.db, lookupSQL)
+	st, err := s.db.Prepared(ctx, lookupSQL)
 	if err == nil {
 		err = st.QueryRowxContext(ctx, s.knownArgs(connectionID, tenantID, in)...).
 			Scan(&k.RecipientID, &k.DisplayName, &k.Mail, &k.UPN, &k.ChatID)

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/wintro/teams-messaging/db"
 )
 
@@ -65,7 +63,7 @@ func (s *Store) readWith(ctx context.Context, recruiterID string, comp *Companio
 	var row connectionRow
 	query := conn + `, companion AS (` + comp.SQL + `)
 		SELECT conn.*, companion.* FROM conn LEFT JOIN companion ON true`
-	st, err := s.prepared(ctx, query)
+	st, err := s.db.Prepared(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +80,7 @@ func (s *Store) readWith(ctx context.Context, recruiterID string, comp *Companio
 // scanCompanion runs a companion statement on SQLite. A statement that
 // yields no row leaves NULL in every destination.
 func (s *Store) scanCompanion(ctx context.Context, query string, args, dest []any) error {
-	st, err := s.prepared(ctx, query)
+	st, err := s.db.Prepared(ctx, query)
 	if err != nil {
 		return err
 	}
@@ -101,22 +99,4 @@ func (s *Store) scanCompanion(ctx context.Context, query string, args, dest []an
 		return fmt.Errorf("run statement with connection read: %w", err)
 	}
 	return nil
-}
-
-// prepared returns query, written with ? placeholders, prepared on the pool
-// and kept for the store's lifetime. Only a fixed set of queries is
-// prepared, so the cache stays small. A failed prepare is not kept.
-func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
-	if st, ok := s.stmts.Load(query); ok {
-		return st.(*sqlx.Stmt), nil
-	}
-	st, err := s.db.PreparexContext(ctx, s.q(query))
-	if err != nil {
-		return nil, fmt.Errorf("prepare statement: %w", err)
-	}
-	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
-		_ = st.Close() // another request prepared it first
-		return prev.(*sqlx.Stmt), nil
-	}
-	return st, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -114,10 +113,9 @@ type Store struct {
 	// ErrFormat and contains no key or token bytes.
 	OnDecryptFailure func(connectionID string, err error)
 
-	db    *db.DB
-	keys  *Keyring
-	now   func() time.Time
-	stmts sync.Map // query → *sqlx.Stmt, see prepared
+	db   *db.DB
+	keys *Keyring
+	now  func() time.Time
 }
 
 // NewStore returns a store over an open, migrated database. now is the clock;
