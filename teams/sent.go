@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/vault"
 )
 
@@ -153,8 +154,22 @@ const finishSQL = `UPDATE sent_messages SET status = ?, recipient_id = ?,
 	WHERE recruiter_id = ? AND idempotency_key = ? AND attempt_id = ?`
 
 // finishSend records the outcome of the send that attempt owns. It changes
-// nothing when another request took the key over meanwhile.
+// nothing when another request took the key over meanwhile. On PostgreSQL
+// the write joins a batch (see outcomeWriter).
 func (s *store) finishSend(ctx context.Context, recruiterID, key, attemptID string, rec sentRecord) error {
+	if s.outcomes != nil {
+		return s.outcomes.write(ctx, &outcome{recruiterID: recruiterID, key: key, attemptID: attemptID, rec: rec, updatedAt: s.now()})
+	}
+	release, err := s.outcomeDB.LockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return finishOne(ctx, s.outcomeDB, recruiterID, key, attemptID, rec, s.now())
+}
+
+// finishOne writes one outcome with finishSQL.
+func finishOne(ctx context.Context, d *db.DB, recruiterID, key, attemptID string, rec sentRecord, updatedAt time.Time) error {
 	var created any
 	if rec.MessageCreatedAt.Valid {
 		created = rec.MessageCreatedAt.Time.UTC()
@@ -163,17 +178,11 @@ func (s *store) finishSend(ctx context.Context, recruiterID, key, attemptID stri
 	if rec.WebURL.Valid {
 		webURL = rec.WebURL.String
 	}
-	st, err := s.outcomeDB.Prepared(ctx, finishSQL)
-	if err != nil {
-		return err
+	st, err := d.Prepared(ctx, finishSQL)
+	if err == nil {
+		_, err = st.ExecContext(ctx, rec.Status, rec.RecipientID, rec.RecipientName, rec.RecipientEmail, rec.RecipientUPN,
+			rec.ChatID, rec.MessageID, created, webURL, updatedAt.UTC(), recruiterID, key, attemptID)
 	}
-	release, err := s.outcomeDB.LockWrites(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	_, err = st.ExecContext(ctx, rec.Status, rec.RecipientID, rec.RecipientName, rec.RecipientEmail, rec.RecipientUPN,
-		rec.ChatID, rec.MessageID, created, webURL, s.now().UTC(), recruiterID, key, attemptID)
 	if err != nil {
 		return fmt.Errorf("record send outcome: %w", err)
 	}

@@ -25,13 +25,20 @@ type store struct {
 	db        *db.DB
 	outcomeDB *db.DB // writes send outcomes; db when not configured
 	now       func() time.Time
+	// outcomes batches the outcome writes on PostgreSQL; nil on SQLite,
+	// where a write costs no round trip.
+	outcomes *outcomeWriter
 }
 
 func newStore(d, outcomeDB *db.DB, now func() time.Time) *store {
 	if outcomeDB == nil {
 		outcomeDB = d
 	}
-	return &store{db: d, outcomeDB: outcomeDB, now: now}
+	s := &store{db: d, outcomeDB: outcomeDB, now: now}
+	if outcomeDB.Dialect == db.Postgres {
+		s.outcomes = &outcomeWriter{db: outcomeDB}
+	}
+	return s
 }
 
 // known is the cached data about a recipient: the profile when RecipientID
