@@ -319,7 +319,7 @@ func BenchmarkSendTeamsMessage(b *testing.B) {
 				i++
 			}
 			b.ReportMetric(float64(bs.graphRequests()-graphBefore)/float64(i), "graph-requests/op")
-			b.ReportMetric(float64(bs.dbCalls.Load()-dbBefore)/float64(i), "db-round-trips/op")
+			b.ReportMetric(float64(bs.dbCalls.Load()-dbBefore)/float64(i), "db-calls/op")
 		})
 	}
 }

@@ -59,7 +59,7 @@ type Config struct {
 	LatencyMs    int            // added Graph latency in the emulator
 	ServerLogLvl string         // WINTRO_LOG_LEVEL of the server
 
-	// Scenario is "load" (the default), "refresh-storm" or "sweep".
+	// Scenario is "load" (the default), "refresh-storm", "roundtrips" or "sweep".
 	Scenario   string
 	StormSends int // concurrent sends of the refresh storm
 
@@ -133,6 +133,11 @@ func (c *Config) validate() error {
 	var problems []string
 	if c.DB != "postgres" && c.DB != "sqlite" {
 		problems = append(problems, "--db must be postgres or sqlite")
+	}
+	switch c.Scenario {
+	case "load", "refresh-storm", "roundtrips", "sweep":
+	default:
+		problems = append(problems, fmt.Sprintf("--scenario %q is unknown: use load, refresh-storm, roundtrips or sweep", c.Scenario))
 	}
 	if c.Recruiters < 1 || c.Known < 1 || c.Colleagues < c.Known {
 		problems = append(problems, "--recruiters and --known must be positive, and --colleagues at least --known")

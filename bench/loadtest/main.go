@@ -10,8 +10,8 @@
 // what it started and drops its database.
 //
 // Scenarios: load (the default), refresh-storm (concurrent sends on an
-// expired access token), roundtrips (database transactions per operation)
-// and sweep (cost of the keep-alive claim query).
+// expired access token), roundtrips (PostgreSQL network round trips per
+// operation) and sweep (cost of the keep-alive claim query).
 //
 // Run it from the repository root:
 //
@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -38,10 +39,11 @@ func main() {
 // run parses args, runs the scenario and prints the report; it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, jsonOut, err := parseFlags(args, stderr)
+	if err == flag.ErrHelp {
+		return 0
+	}
 	if err != nil {
-		if err != flag.ErrHelp {
-			fmt.Fprintln(stderr, "loadtest:", err)
-		}
+		fmt.Fprintln(stderr, "loadtest:", err)
 		return 2
 	}
 	// The whole run, setup and teardown included, ends by itself.
@@ -84,16 +86,38 @@ func runScenario(ctx context.Context, cfg *Config, logf func(string, ...any)) (p
 	case "sweep":
 		return runSweep(ctx, cfg, logf)
 	}
-	return nil, fmt.Errorf("unknown scenario %q: want load, refresh-storm, roundtrips or sweep", cfg.Scenario)
+	// validate has rejected every other name.
+	return nil, fmt.Errorf("unknown scenario %q", cfg.Scenario)
 }
+
+// helpText is printed before the flags by --help.
+const helpText = `Usage: go run ./bench/loadtest [flags]
+
+Measures the Wintro Teams service under load, on loopback only, and stops by itself.
+
+Scenarios (--scenario):
+  load           drives --mix at --rate (or at maximum with --concurrency workers) for
+                 --duration after --warmup, or for --requests operations
+  refresh-storm  sends --storm-sends messages at once on an expired access token, then on
+                 a token Graph rejects, and counts the token endpoint calls
+  roundtrips     sends each kind of operation one at a time, --requests per case (default
+                 200), through a proxy that counts PostgreSQL round trips (--db postgres only)
+  sweep          times the keep-alive claim query on a table filled with --fill-connections
+
+Flags:
+`
 
 func parseFlags(args []string, stderr io.Writer) (*Config, bool, error) {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, helpText)
+		fs.PrintDefaults()
+	}
 	cfg := &Config{}
 	addStackFlags(fs, cfg)
 	addLoadFlags(fs, cfg)
-	mix := fs.String("mix", defaultMix, "operation weights: "+fmt.Sprint(opKinds))
+	mix := fs.String("mix", defaultMix, fmt.Sprintf("operation weights as kind=weight,…; kinds: %s", strings.Join(opKinds, ", ")))
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return nil, false, err
@@ -112,7 +136,7 @@ func addStackFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Scenario, "scenario", "load", "load, refresh-storm, roundtrips or sweep")
 	fs.StringVar(&cfg.DB, "db", "postgres", "database of the service: postgres or sqlite (with --target: only the report's label)")
 	fs.StringVar(&cfg.PostgresURL, "pg-url", envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
-		"PostgreSQL URL used to create and drop the run's own database (loopback only)")
+		"PostgreSQL URL used to create and drop the run's own database (loopback only); defaults to TEST_DATABASE_URL when set")
 	fs.StringVar(&cfg.PostgresParams, "pg-params", "", "extra query parameters of the service's DATABASE_URL, such as binary_parameters=yes")
 	fs.IntVar(&cfg.DBMaxConns, "db-max-conns", 0, "WINTRO_DB_MAX_CONNS of the service; 0 keeps its default")
 	fs.IntVar(&cfg.FillConnections, "fill-connections", 0, "extra CONNECTED rows inserted into connections before the run")

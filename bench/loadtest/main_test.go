@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -234,5 +235,23 @@ func TestLoopbackOnly(t *testing.T) {
 		if got := isLoopbackURL(tt.url); got != tt.want {
 			t.Errorf("isLoopbackURL(%q) = %v, want %v", tt.url, got, tt.want)
 		}
+	}
+}
+
+func TestHelpAndBadFlags(t *testing.T) {
+	var out strings.Builder
+	if code := run([]string{"--help"}, io.Discard, &out); code != 0 {
+		t.Errorf("run(--help) = %d, want 0", code)
+	}
+	if !strings.Contains(out.String(), "refresh-storm") || !strings.Contains(out.String(), "-pg-url") {
+		t.Errorf("--help output lacks the scenarios or the flags:\n%s", out.String())
+	}
+
+	out.Reset()
+	if code := run([]string{"--scenario", "bogus"}, io.Discard, &out); code != 2 {
+		t.Errorf("run(--scenario bogus) = %d, want 2", code)
+	}
+	if !strings.Contains(out.String(), `--scenario "bogus" is unknown`) {
+		t.Errorf("run(--scenario bogus) printed %q, want the unknown scenario named", out.String())
 	}
 }

@@ -106,14 +106,20 @@ func (r *Report) print(w io.Writer) {
 		s := r.Kinds[k]
 		fmt.Fprintf(w, "%-12s %8d %9.1f %8.2f %8.2f %8.2f %8.2f  %s\n", k, s.OK, s.PerSecond, s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs, formatCounts(s.Errors))
 	}
-	if s, ok := r.Kinds[opSendKnown]; ok && s.OK > 0 {
+	// At a fixed rate with added latency, a send's latency minus that latency
+	// is what the service adds. At maximum rate it is mostly queueing.
+	if s, ok := r.Kinds[opSendKnown]; ok && s.OK > 0 && r.LatencyMs > 0 && r.Rate > 0 {
 		fmt.Fprintf(w, "server overhead on send_known (latency minus %d ms added): p50 %.2f ms, p99 %.2f ms\n",
 			r.LatencyMs, s.P50Ms-float64(r.LatencyMs), s.P99Ms-float64(r.LatencyMs))
 	}
 	fmt.Fprintf(w, "Graph requests per send: %.3f; token endpoint calls: %d\n", r.GraphPerSend, r.TokenCalls)
 	fmt.Fprintf(w, "Graph requests: %s\n", formatCounts(r.GraphRequests))
-	fmt.Fprintf(w, "server peak RSS %.1f MB; CPU cores used: server %.2f, PostgreSQL %.2f, emulator %.2f, harness %.2f; service CPU per operation %.3f ms\n",
-		float64(r.ServerPeakRSS)/(1<<20), r.ServerCPUCores, r.PostgresCores, r.EmuCPUCores, r.HarnessCores, r.ServiceCPUPerOpMs)
+	pgCores := fmt.Sprintf("%.2f", r.PostgresCores)
+	if r.DB != "postgres" {
+		pgCores = "–"
+	}
+	fmt.Fprintf(w, "server peak RSS %.1f MB; CPU cores used: server %.2f, PostgreSQL %s, emulator %.2f, harness %.2f; service CPU per operation %.3f ms\n",
+		float64(r.ServerPeakRSS)/(1<<20), r.ServerCPUCores, pgCores, r.EmuCPUCores, r.HarnessCores, r.ServiceCPUPerOpMs)
 	for code, text := range r.ErrorSamples {
 		fmt.Fprintf(w, "error %s, first seen: %.300s\n", code, text)
 	}
