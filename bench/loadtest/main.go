@@ -104,6 +104,14 @@ Scenarios (--scenario):
                  200), through a proxy that counts PostgreSQL round trips (--db postgres only)
   sweep          times the keep-alive claim query on a table filled with --fill-connections
 
+Operations of --mix (load only), as kind=weight pairs; weights are relative:
+  send_known     sendTeamsMessage to a colleague the recruiter messaged during setup
+  send_new       sendTeamsMessage to a colleague never messaged (creates the chat)
+  integration    the teamsIntegration query
+  search         the searchColleagues query
+  direct         the message POST sent by the harness straight to the emulator, for comparison
+--rate, --concurrency, --duration and --warmup apply to load; --requests to load and roundtrips.
+
 Flags:
 `
 
@@ -163,7 +171,7 @@ func addLoadFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.Float64Var(&cfg.Rate, "rate", 0, "operations per second; 0 runs at maximum with --concurrency workers")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "workers at maximum rate; in-flight cap at a fixed rate")
 	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "measured window")
-	fs.IntVar(&cfg.Requests, "requests", 0, "stop after this many measured operations (0: no limit)")
+	fs.IntVar(&cfg.Requests, "requests", 0, "load: stop after this many measured operations (0: no limit); roundtrips: operations per case (0: 200)")
 	fs.DurationVar(&cfg.Warmup, "warmup", 3*time.Second, "unmeasured load before the window")
 	fs.IntVar(&cfg.StormSends, "storm-sends", 1000, "concurrent sends of the refresh storm")
 }
