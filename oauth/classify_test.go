@@ -275,3 +275,55 @@ func TestRefreshReplyFormats(t *testing.T) {
 		})
 	}
 }
+
+// TestBackoffSharedByReplicas shows that the backoff after a failed refresh
+// holds for every replica: one that never saw the failure does not call the
+// token endpoint before it ends, and a success clears it for all.
+func TestBackoffSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		var reply atomic.Pointer[tokenReply]
+		var calls atomic.Int64
+		reply.Store(&tokenReply{status: 503, body: aadBody("temporarily_unavailable", "", 90033)})
+		srv := fakeTokenEndpoint(t, "rt-shared", &reply, &calls)
+		first, clock := fakeEndpointService(t, d, srv.URL)
+		second, err := New(first.cfg, vault.NewStore(d, first.keys, clock.Now), first.keys)
+		if err != nil {
+			t.Fatalf("New = %v", err)
+		}
+		seedConnection(t, first, "r-shared", "rt-shared", clock.Now().Add(-time.Minute))
+		ctx := context.Background()
+
+		if _, err := first.Access(ctx, "r-shared"); !errors.Is(err, ErrUpstreamUnavailable) {
+			t.Fatalf("first replica's Access = %v, want ErrUpstreamUnavailable", err)
+		}
+		if _, err := second.Access(ctx, "r-shared"); !errors.Is(err, ErrUpstreamUnavailable) {
+			t.Errorf("second replica's Access within the backoff = %v, want ErrUpstreamUnavailable", err)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("token endpoint calls = %d, want 1: the second replica must wait for the shared backoff", n)
+		}
+
+		// The second failure doubles the backoff, whichever replica meets it.
+		clock.Add(2 * time.Second)
+		if _, err := second.Access(ctx, "r-shared"); !errors.Is(err, ErrUpstreamUnavailable) {
+			t.Errorf("second replica's Access after the backoff = %v, want ErrUpstreamUnavailable", err)
+		}
+		c, err := first.store.GetConnection(ctx, "r-shared", false)
+		if err != nil || c.RefreshFailures != 2 || c.RefreshRetryAt == nil || c.RefreshRetryAt.Sub(clock.Now()) < 2*time.Second {
+			t.Fatalf("connection after two failures = %+v, %v; want 2 failures and a retry at least 2 s away", c, err)
+		}
+
+		reply.Store(&tokenReply{status: 200, body: `{"token_type":"Bearer","access_token":"at-new","refresh_token":"rt-new","expires_in":3600}`})
+		clock.Add(maxRefreshBackoff)
+		if a, err := first.Access(ctx, "r-shared"); err != nil || a.Token != "at-new" {
+			t.Fatalf("Access after the backoff = %v, want the new token", err)
+		}
+		if c, _ := first.store.GetConnection(ctx, "r-shared", false); c.RefreshFailures != 0 || c.RefreshRetryAt != nil {
+			t.Errorf("connection after a success = %d failures, retry at %v; want 0 and none", c.RefreshFailures, c.RefreshRetryAt)
+		}
+		if n := calls.Load(); n != 3 {
+			t.Errorf("token endpoint calls = %d, want 3", n)
+		}
+	})
+}

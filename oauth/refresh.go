@@ -12,15 +12,14 @@ import (
 	"github.com/wintro/teams-messaging/vault"
 )
 
-// Backoff after a failed refresh, per connection and per process.
+// Backoff after a failed refresh, per connection, kept in its row so that
+// every replica observes it.
 const (
 	minRefreshBackoff = time.Second
 	maxRefreshBackoff = 5 * time.Minute
 	// refreshCommitGrace is the part of a shared refresh's deadline kept for
 	// storing the outcome after the token endpoint replied.
 	refreshCommitGrace = 5 * time.Second
-	// maxBackoffEntries bounds the backoff table before old entries are dropped.
-	maxBackoffEntries = 4096
 )
 
 // refreshMode is the reason a refresh runs. It decides whether the stored
@@ -133,9 +132,11 @@ func (s *Service) decide(ctx context.Context, req refreshRequest, c *vault.Conne
 	if !s.needsRefresh(req, c) {
 		return vault.RefreshOutcome{}, RefreshReused, nil
 	}
-	if wait := s.tokens.backoff.remaining(c.ID, s.cfg.Now()); wait > 0 {
-		return vault.RefreshOutcome{}, RefreshBackedOff,
-			fmt.Errorf("%w: token endpoint failed recently, next attempt in %s", ErrUpstreamUnavailable, wait.Round(time.Millisecond))
+	if c.RefreshRetryAt != nil {
+		if wait := c.RefreshRetryAt.Sub(s.cfg.Now()); wait > 0 {
+			return vault.RefreshOutcome{}, RefreshBackedOff,
+				fmt.Errorf("%w: token endpoint failed recently, next attempt in %s", ErrUpstreamUnavailable, wait.Round(time.Millisecond))
+		}
 	}
 	return s.redeem(ctx, c)
 }
@@ -161,7 +162,6 @@ func (s *Service) redeem(ctx context.Context, c *vault.Connection) (vault.Refres
 	if err != nil {
 		return s.refreshFailed(ctx, c, err)
 	}
-	s.tokens.backoff.reset(c.ID)
 	t := s.tokensOf(tok)
 	if t.RefreshToken == "" {
 		t.RefreshToken = c.Tokens.RefreshToken // Microsoft sent no new one: keep the one that worked
@@ -176,26 +176,27 @@ func (s *Service) redeem(ctx context.Context, c *vault.Connection) (vault.Refres
 // refreshFailed classifies a token endpoint failure. A permanent one expires
 // the connection and deletes its tokens, so that refresh token is never sent
 // again. A configuration or transient one keeps the connection and starts
-// or extends the connection's backoff.
+// or extends the connection's backoff, stored with it.
 func (s *Service) refreshFailed(ctx context.Context, c *vault.Connection, err error) (vault.RefreshOutcome, RefreshResult, error) {
 	kind, reason := classifyRefreshError(err)
 	if kind == failurePermanent {
-		s.tokens.backoff.reset(c.ID)
 		s.log.WarnContext(ctx, "refresh token rejected; connection expired", "connection_id", c.ID,
 			"recruiter_id", c.RecruiterID, "reason", reason, "error", err)
 		return vault.RefreshOutcome{Expire: reason}, RefreshExpired, nil
 	}
 
-	wait := s.tokens.backoff.fail(c.ID, s.cfg.Now(), retryAfterOf(err))
+	failures := c.RefreshFailures + 1
+	wait := refreshBackoff(failures, retryAfterOf(err))
+	outcome := vault.RefreshOutcome{Failure: &vault.RefreshFailure{Failures: failures, RetryAt: s.cfg.Now().Add(wait)}}
 	if kind == failureConfig {
 		s.log.ErrorContext(ctx, "Microsoft rejected the service's token request; the connection is kept. "+
 			"Check WINTRO_MS_CLIENT_ID, WINTRO_MS_CLIENT_SECRET (the secret's value, not its id) and WINTRO_MS_TENANT",
-			"connection_id", c.ID, "retry_in", wait, "error", err)
-		return vault.RefreshOutcome{}, RefreshMisconfigured, fmt.Errorf("%w: %w", ErrMisconfigured, err)
+			"connection_id", c.ID, "retry_in", wait, "failures", failures, "error", err)
+		return outcome, RefreshMisconfigured, fmt.Errorf("%w: %w", ErrMisconfigured, err)
 	}
 	s.log.WarnContext(ctx, "token refresh failed; connection kept, retrying after a backoff",
-		"connection_id", c.ID, "retry_in", wait, "error", err)
-	return vault.RefreshOutcome{}, RefreshTransient, fmt.Errorf("%w: %w", ErrUpstreamUnavailable, err)
+		"connection_id", c.ID, "retry_in", wait, "failures", failures, "error", err)
+	return outcome, RefreshTransient, fmt.Errorf("%w: %w", ErrUpstreamUnavailable, err)
 }
 
 // RefreshResult names what a refresh did, for RefreshEvent and metrics.
@@ -233,8 +234,7 @@ func (s *Service) record(ev RefreshEvent) {
 
 // tokenState is the refresh bookkeeping of one Service.
 type tokenState struct {
-	backoff refreshBackoff
-	stats   refreshCounters
+	stats refreshCounters
 }
 
 // RefreshStats counts refresh results since the service was created.
@@ -268,63 +268,11 @@ func (s *Service) RefreshStats() RefreshStats {
 	}
 }
 
-// refreshBackoff delays the next token endpoint call for a connection after
-// a failure: 1 s, 2 s, 4 s and so on up to 5 minutes, with up to 20%
-// jitter, or the reply's Retry-After when that is longer.
-//
-// NOTE: The table lives in memory, so each replica backs off on its own: a
-// failing token endpoint gets at most one call per replica per backoff step.
-type refreshBackoff struct {
-	mu      sync.Mutex
-	entries map[string]backoffEntry // by connection id
-}
-
-type backoffEntry struct {
-	failures int
-	until    time.Time
-}
-
-// remaining returns how long the connection's backoff still runs at now.
-func (b *refreshBackoff) remaining(id string, now time.Time) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return max(b.entries[id].until.Sub(now), 0)
-}
-
-// fail records a failure at now and returns the backoff it starts.
-func (b *refreshBackoff) fail(id string, now time.Time, retryAfter time.Duration) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.entries == nil {
-		b.entries = make(map[string]backoffEntry)
-	}
-	if len(b.entries) >= maxBackoffEntries {
-		b.dropEnded(now)
-	}
-
-	e := b.entries[id]
-	e.failures++
-	wait := min(minRefreshBackoff<<min(e.failures-1, 20), maxRefreshBackoff)
+// refreshBackoff returns how long to wait after the given number of failed
+// calls in a row: 1 s, 2 s, 4 s and so on up to 5 minutes, with up to 20%
+// jitter. When retryAfter (the reply's Retry-After) is longer, it wins.
+func refreshBackoff(failures int, retryAfter time.Duration) time.Duration {
+	wait := min(minRefreshBackoff<<min(max(failures, 1)-1, 20), maxRefreshBackoff)
 	wait += time.Duration(rand.Int64N(int64(wait)/5 + 1))
-	wait = max(wait, retryAfter)
-	e.until = now.Add(wait)
-	b.entries[id] = e
-	return wait
-}
-
-// reset ends the connection's backoff after a success or an expiry.
-func (b *refreshBackoff) reset(id string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.entries, id)
-}
-
-// dropEnded removes entries whose backoff ended more than the longest
-// backoff ago; the caller holds b.mu.
-func (b *refreshBackoff) dropEnded(now time.Time) {
-	for id, e := range b.entries {
-		if now.Sub(e.until) > maxRefreshBackoff {
-			delete(b.entries, id)
-		}
-	}
+	return max(wait, retryAfter)
 }

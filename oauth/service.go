@@ -67,7 +67,7 @@ type Service struct {
 	oauth    oauth2.Config
 	log      *slog.Logger
 	refreshs singleflight.Group
-	tokens   tokenState // refresh backoff and counters
+	tokens   tokenState // refresh counters
 }
 
 // New validates cfg and returns a service storing connections in store and

@@ -104,7 +104,8 @@ func (s *Store) SaveConnected(ctx context.Context, c *Connection, t Tokens) erro
 			account_id = ?, tenant_id = ?, email = ?, display_name = ?, granted_scopes = ?,
 			access_token = ?, refresh_token = ?, access_expires_at = ?, connected_at = ?, last_refreshed_at = ?,
 			refresh_token_used_at = ?, keepalive_claimed_until = NULL, last_connect_error_code = NULL,
-			last_connect_error_message = NULL, version = version + 1, updated_at = ?
+			last_connect_error_message = NULL, refresh_failures = 0, refresh_retry_at = NULL,
+			version = version + 1, updated_at = ?
 			WHERE id = ? RETURNING version`),
 			c.OrgID, StatusConnected, c.AccountID, c.TenantID, c.Email, c.DisplayName, joinScopes(c.GrantedScopes),
 			access, refresh, nullTime(t.AccessExpiresAt), now, now, now, now, id)

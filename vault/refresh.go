@@ -9,8 +9,8 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// errBothOutcomes rejects a RefreshOutcome that sets Tokens and Expire.
-var errBothOutcomes = errors.New("vault: refresh outcome sets both tokens and expire")
+// errManyOutcomes rejects a RefreshOutcome that sets more than one outcome.
+var errManyOutcomes = errors.New("vault: refresh outcome sets more than one of tokens, expire and failure")
 
 // Refresh runs fn while holding the connection's refresh lock, so only one
 // refresh per connection runs at a time across goroutines and processes
@@ -24,7 +24,8 @@ var errBothOutcomes = errors.New("vault: refresh outcome sets both tokens and ex
 // the token endpoint. In the same transaction it then stores fn's outcome:
 // Tokens are sealed and stored with access_expires_at, last_refreshed_at and
 // refresh_token_used_at set to now; Expire makes the row EXPIRED with that
-// reason and deletes both tokens; neither leaves the row unchanged. Refresh
+// reason and deletes both tokens; both clear the refresh backoff. Failure
+// stores the backoff and keeps the tokens. None leaves the row unchanged. Refresh
 // returns the row as committed, with tokens decrypted when it holds any.
 //
 // fn is not called when the row holds no tokens (not CONNECTED), or when
@@ -98,9 +99,15 @@ func (s *Store) lockedConnection(ctx context.Context, tx *sqlx.Tx, row *connecti
 // storeOutcome writes fn's outcome to the locked row.
 func (s *Store) storeOutcome(ctx context.Context, tx *sqlx.Tx, id string, o RefreshOutcome) error {
 	now := s.clock()
+	set := 0
+	for _, ok := range []bool{o.Tokens != nil, o.Expire != "", o.Failure != nil} {
+		if ok {
+			set++
+		}
+	}
 	switch {
-	case o.Tokens != nil && o.Expire != "":
-		return errBothOutcomes
+	case set > 1:
+		return errManyOutcomes
 	case o.Tokens != nil:
 		access, refresh, err := s.sealTokens(id, *o.Tokens)
 		if err != nil {
@@ -108,7 +115,7 @@ func (s *Store) storeOutcome(ctx context.Context, tx *sqlx.Tx, id string, o Refr
 		}
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE connections SET access_token = ?, refresh_token = ?,
 			access_expires_at = ?, last_refreshed_at = ?, refresh_token_used_at = ?, keepalive_claimed_until = NULL,
-			version = version + 1, updated_at = ? WHERE id = ?`),
+			refresh_failures = 0, refresh_retry_at = NULL, version = version + 1, updated_at = ? WHERE id = ?`),
 			access, refresh, nullTime(o.Tokens.AccessExpiresAt), now, now, now, id)
 		if err != nil {
 			return fmt.Errorf("store refreshed tokens: %w", err)
@@ -121,10 +128,17 @@ func (s *Store) storeOutcome(ctx context.Context, tx *sqlx.Tx, id string, o Refr
 	case o.Expire != "":
 		_, err := tx.ExecContext(ctx, s.q(`UPDATE connections SET status = ?, expired_reason = ?,
 			access_token = NULL, refresh_token = NULL, keepalive_claimed_until = NULL,
-			version = version + 1, updated_at = ? WHERE id = ?`),
+			refresh_failures = 0, refresh_retry_at = NULL, version = version + 1, updated_at = ? WHERE id = ?`),
 			StatusExpired, o.Expire, now, id)
 		if err != nil {
 			return fmt.Errorf("expire connection: %w", err)
+		}
+	case o.Failure != nil:
+		// The tokens do not change, so neither does the version.
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE connections SET refresh_failures = ?, refresh_retry_at = ? WHERE id = ?`),
+			o.Failure.Failures, o.Failure.RetryAt.UTC(), id)
+		if err != nil {
+			return fmt.Errorf("store refresh backoff: %w", err)
 		}
 	}
 	return nil

@@ -83,6 +83,8 @@ func TestRefreshConcurrent(t *testing.T) {
 func TestRefreshOutcomes(t *testing.T) {
 	t.Parallel()
 	errUpstream := errors.New("token endpoint unavailable")
+	retryAt := time.Date(2025, 6, 1, 12, 0, 4, 0, time.UTC)
+	failure := &vault.RefreshFailure{Failures: 3, RetryAt: retryAt}
 	tests := []struct {
 		name        string
 		outcome     vault.RefreshOutcome
@@ -91,11 +93,14 @@ func TestRefreshOutcomes(t *testing.T) {
 		wantStatus  vault.Status
 		wantTokens  bool
 		wantVersion int64 // added to the saved version
+		refused     bool  // the outcome sets more than one thing
 	}{
-		{"no change", vault.RefreshOutcome{}, nil, nil, vault.StatusConnected, true, 0},
-		{"expire", vault.RefreshOutcome{Expire: vault.ReasonAccessRevoked}, nil, nil, vault.StatusExpired, false, 1},
-		{"fn error", vault.RefreshOutcome{Expire: vault.ReasonAccessRevoked}, errUpstream, errUpstream, vault.StatusConnected, true, 0},
-		{"both set", vault.RefreshOutcome{Expire: vault.ReasonUnknown, Tokens: &vault.Tokens{AccessToken: "x"}}, nil, nil, vault.StatusConnected, true, 0},
+		{"no change", vault.RefreshOutcome{}, nil, nil, vault.StatusConnected, true, 0, false},
+		{"expire", vault.RefreshOutcome{Expire: vault.ReasonAccessRevoked}, nil, nil, vault.StatusExpired, false, 1, false},
+		{"fn error", vault.RefreshOutcome{Expire: vault.ReasonAccessRevoked}, errUpstream, errUpstream, vault.StatusConnected, true, 0, false},
+		{"both set", vault.RefreshOutcome{Expire: vault.ReasonUnknown, Tokens: &vault.Tokens{AccessToken: "x"}}, nil, nil, vault.StatusConnected, true, 0, true},
+		{"failure", vault.RefreshOutcome{Failure: failure}, nil, nil, vault.StatusConnected, true, 0, false},
+		{"failure and expire", vault.RefreshOutcome{Failure: failure, Expire: vault.ReasonUnknown}, nil, nil, vault.StatusConnected, true, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,9 +112,9 @@ func TestRefreshOutcomes(t *testing.T) {
 				out, err := s.Refresh(ctx, c.ID, func(context.Context, *vault.Connection) (vault.RefreshOutcome, error) {
 					return tt.outcome, tt.fnErr
 				})
-				if tt.name == "both set" {
+				if tt.refused {
 					if err == nil {
-						t.Errorf("Refresh(both set) = nil error, want one")
+						t.Errorf("Refresh(%s) = nil error, want one", tt.name)
 					}
 				} else if !errors.Is(err, tt.wantErr) {
 					t.Errorf("Refresh = %v, want %v", err, tt.wantErr)
@@ -125,6 +130,14 @@ func TestRefreshOutcomes(t *testing.T) {
 				if got.Status != tt.wantStatus || got.HasTokens != tt.wantTokens || got.Version != c.Version+tt.wantVersion {
 					t.Errorf("stored %s HasTokens %v version %d, want %s %v %d",
 						got.Status, got.HasTokens, got.Version, tt.wantStatus, tt.wantTokens, c.Version+tt.wantVersion)
+				}
+				wantFailures, wantRetry := 0, (*time.Time)(nil)
+				if tt.outcome.Failure != nil && !tt.refused {
+					wantFailures, wantRetry = failure.Failures, &retryAt
+				}
+				if got.RefreshFailures != wantFailures || (got.RefreshRetryAt == nil) != (wantRetry == nil) ||
+					wantRetry != nil && !got.RefreshRetryAt.Equal(*wantRetry) {
+					t.Errorf("stored backoff = %d failures, retry at %v; want %d, %v", got.RefreshFailures, got.RefreshRetryAt, wantFailures, wantRetry)
 				}
 			})
 		})

@@ -88,20 +88,36 @@ type Connection struct {
 	LastConnectErrorCode    string
 	LastConnectErrorMessage string
 
+	// RefreshFailures counts the token endpoint calls for this connection
+	// that failed in a row without expiring it. RefreshRetryAt, when set, is
+	// the earliest time any replica may call it again.
+	RefreshFailures int
+	RefreshRetryAt  *time.Time
+
 	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
 // RefreshOutcome is the decision of a refresh function, made while the lock was held.
-// Exactly one of Tokens and Expire is set; both nil/empty means "leave the row
-// as it is" (for example a transient failure, or the row was already fresh).
+// At most one of Tokens, Expire and Failure is set; none means "leave the row
+// as it is" (for example the row was already fresh, or the backoff runs).
 type RefreshOutcome struct {
 	Tokens *Tokens
 	Expire ExpiredReason
 	// Scopes, when not nil and Tokens is set, replaces the granted scopes:
 	// a refresh reports what the grant covers now.
 	Scopes []string
+	// Failure records a token endpoint call that failed without ending the
+	// grant: the row keeps its tokens and takes the failure count and the
+	// time before which no replica calls again. Tokens and Expire clear both.
+	Failure *RefreshFailure
+}
+
+// RefreshFailure is the backoff a failed refresh starts.
+type RefreshFailure struct {
+	Failures int       // failed calls in a row, this one included
+	RetryAt  time.Time // the earliest time of the next call
 }
 
 // Store keeps connections with AES-256-GCM encrypted tokens. Safe for
@@ -128,7 +144,8 @@ func NewStore(d *db.DB, keys *Keyring, now func() time.Time) *Store {
 const connectionColumns = `id, recruiter_id, org_id, status, expired_reason, account_id, tenant_id, email,
 	display_name, granted_scopes, access_token, refresh_token, access_expires_at, connected_at,
 	last_used_at, last_refreshed_at, refresh_token_used_at, keepalive_claimed_until,
-	last_connect_error_code, last_connect_error_message, version, created_at, updated_at`
+	last_connect_error_code, last_connect_error_message, version, created_at, updated_at,
+	refresh_failures, refresh_retry_at`
 
 // connectionRow is one row of connections as stored.
 type connectionRow struct {
@@ -155,6 +172,8 @@ type connectionRow struct {
 	Version                 int64          `db:"version"`
 	CreatedAt               time.Time      `db:"created_at"`
 	UpdatedAt               time.Time      `db:"updated_at"`
+	RefreshFailures         int            `db:"refresh_failures"`
+	RefreshRetryAt          sql.NullTime   `db:"refresh_retry_at"`
 }
 
 // fields returns pointers to r's fields in connectionColumns' order, for
@@ -163,7 +182,8 @@ func (r *connectionRow) fields() []any {
 	return []any{&r.ID, &r.RecruiterID, &r.OrgID, &r.Status, &r.ExpiredReason, &r.AccountID, &r.TenantID, &r.Email,
 		&r.DisplayName, &r.GrantedScopes, &r.AccessToken, &r.RefreshToken, &r.AccessExpiresAt, &r.ConnectedAt,
 		&r.LastUsedAt, &r.LastRefreshedAt, &r.RefreshTokenUsedAt, &r.KeepaliveClaimedUntil,
-		&r.LastConnectErrorCode, &r.LastConnectErrorMessage, &r.Version, &r.CreatedAt, &r.UpdatedAt}
+		&r.LastConnectErrorCode, &r.LastConnectErrorMessage, &r.Version, &r.CreatedAt, &r.UpdatedAt,
+		&r.RefreshFailures, &r.RefreshRetryAt}
 }
 
 func (r *connectionRow) hasTokens() bool {
@@ -193,6 +213,8 @@ func (r *connectionRow) connection() *Connection {
 		Version:                 r.Version,
 		CreatedAt:               r.CreatedAt.UTC(),
 		UpdatedAt:               r.UpdatedAt.UTC(),
+		RefreshFailures:         r.RefreshFailures,
+		RefreshRetryAt:          timePtr(r.RefreshRetryAt),
 	}
 }
 
