@@ -12,8 +12,16 @@ import (
 	"github.com/wintro/teams-messaging/vault"
 )
 
-// companionLogTable creates a table the test companion writes to, once per recruiter.
-const companionLogTable = `CREATE TABLE companion_log (recruiter_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL)`
+// companionStore returns a store over d with recruiter r1 connected, and
+// creates the table the test companion writes to, once per recruiter.
+func companionStore(t *testing.T, d *db.DB) (*vault.Store, *testClock, *vault.Connection) {
+	t.Helper()
+	if _, err := d.Exec(`CREATE TABLE companion_log (recruiter_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL)`); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	s, clock := newStore(t, d)
+	return s, clock, connect(t, s, clock, "r1")
+}
 
 // logOnce returns a companion that records the recruiter's tenant once, for
 // a CONNECTED connection only, and yields the tenant when it recorded it.
@@ -32,11 +40,7 @@ func TestGetConnectionWith(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		if _, err := d.ExecContext(ctx, companionLogTable); err != nil {
-			t.Fatalf("create table: %v", err)
-		}
-		s, clock := newStore(t, d)
-		connect(t, s, clock, "r1")
+		s, clock, _ := companionStore(t, d)
 
 		var first sql.NullString
 		c, err := s.GetConnectionWith(ctx, "r1", logOnce(&first))
@@ -79,11 +83,7 @@ func TestGetConnectionWithUnreadableTokens(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		if _, err := d.ExecContext(ctx, companionLogTable); err != nil {
-			t.Fatalf("create table: %v", err)
-		}
-		s, clock := newStore(t, d)
-		c := connect(t, s, clock, "r1")
+		s, _, c := companionStore(t, d)
 		access, _ := rawTokens(t, d, c.ID)
 		access[len(access)-1] ^= 0x01
 		setAccessToken(t, d, c.ID, access)
