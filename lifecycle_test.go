@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wintro/teams-messaging/db"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/msemulator"
 	"github.com/wintro/teams-messaging/oauth"
 )
@@ -167,14 +168,7 @@ func TestTwoProcessesRefreshOnce(t *testing.T) {
 	}
 	forEachDialect(t, func(t *testing.T, dbURL string) {
 		addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t)}
-		emu, err := msemulator.New(msemulator.Config{ClientID: msemulator.DevClientID, ClientSecret: "test-client-secret",
-			RedirectURIs: []string{"http://" + addrs[0] + "/oauth/callback", "http://" + addrs[1] + "/oauth/callback"}, Seed: true})
-		if err != nil {
-			t.Fatalf("msemulator.New = %v", err)
-		}
-		emuServer := httptest.NewServer(emu)
-		t.Cleanup(emuServer.Close)
-		emu.SetBaseURL(emuServer.URL)
+		emu, emuServer := testkit.Emulator(t, "test-client-secret", "http://"+addrs[0]+"/oauth/callback", "http://"+addrs[1]+"/oauth/callback")
 		servers := make([]string, len(addrs))
 		for i, addr := range addrs {
 			startServerProcess(t, addr, dbURL, emuServer.URL)

@@ -23,6 +23,7 @@ import (
 	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/db/dbtest"
 	"github.com/wintro/teams-messaging/identity"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/msemulator"
 	"github.com/wintro/teams-messaging/teams"
 )
@@ -177,14 +178,7 @@ func startBenchStack(b *testing.B, dbURL string) *benchStack {
 		b.Fatalf("listen: %v", err)
 	}
 	publicURL := "http://" + ln.Addr().String()
-	emu, err := msemulator.New(msemulator.Config{ClientID: msemulator.DevClientID, ClientSecret: "test-client-secret",
-		RedirectURIs: []string{publicURL + "/oauth/callback"}, Seed: true})
-	if err != nil {
-		b.Fatalf("msemulator.New: %v", err)
-	}
-	emuServer := httptest.NewServer(emu)
-	b.Cleanup(emuServer.Close)
-	emu.SetBaseURL(emuServer.URL)
+	emu, emuServer := testkit.Emulator(b, "test-client-secret", publicURL+"/oauth/callback")
 
 	cfg, err := loadConfig(func(name string) string {
 		return map[string]string{

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wintro/teams-messaging/db"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/msemulator"
 )
 
@@ -78,14 +79,7 @@ func testSIGTERMDuringSends(t *testing.T, dbURL string) {
 	addr := freeLoopbackAddr(t)
 	publicURL := "http://" + addr
 
-	emu, err := msemulator.New(msemulator.Config{ClientID: msemulator.DevClientID, ClientSecret: "test-client-secret",
-		RedirectURIs: []string{publicURL + "/oauth/callback"}, Seed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	emuServer := httptest.NewServer(emu)
-	defer emuServer.Close()
-	emu.SetBaseURL(emuServer.URL)
+	emu, emuServer := testkit.Emulator(t, "test-client-secret", publicURL+"/oauth/callback")
 
 	cmd := exec.Command(opsBinary(t), "serve")
 	cmd.Env = append(os.Environ(),

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wintro/teams-messaging/db/dbtest"
 	"github.com/wintro/teams-messaging/identity"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/msemulator"
 )
 
@@ -86,16 +87,7 @@ func startStack(t *testing.T, dbURL string, tweak ...func(*Config)) *stack {
 	}
 	publicURL := "http://" + ln.Addr().String()
 
-	emu, err := msemulator.New(msemulator.Config{
-		ClientID: msemulator.DevClientID, ClientSecret: "test-client-secret",
-		RedirectURIs: []string{publicURL + "/oauth/callback"}, Seed: true,
-	})
-	if err != nil {
-		t.Fatalf("msemulator.New: %v", err)
-	}
-	emuServer := httptest.NewServer(emu)
-	t.Cleanup(emuServer.Close)
-	emu.SetBaseURL(emuServer.URL)
+	emu, emuServer := testkit.Emulator(t, "test-client-secret", publicURL+"/oauth/callback")
 
 	cfg, err := loadConfig(func(name string) string {
 		return map[string]string{

@@ -8,13 +8,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/db/dbtest"
 	"github.com/wintro/teams-messaging/identity"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/msemulator"
 	"github.com/wintro/teams-messaging/oauth"
 	"github.com/wintro/teams-messaging/vault"
@@ -27,24 +27,6 @@ const (
 	appURL      = "https://app.wintro.test"
 )
 
-// callbackClock is a settable clock, safe for concurrent use.
-type callbackClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *callbackClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *callbackClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // callbackHarness is the OAuth service over a migrated database, talking to
 // the Microsoft emulator on a loopback HTTP server.
 type callbackHarness struct {
@@ -56,32 +38,16 @@ type callbackHarness struct {
 	store   *vault.Store
 	emu     *msemulator.Emulator
 	emuURL  string
-	clock   *callbackClock
+	clock   *testkit.Clock
 	browser *http.Client // posts the emulator's forms without following redirects
 }
 
 func newCallbackHarness(t *testing.T, d *db.DB) *callbackHarness {
 	t.Helper()
-	emu, err := msemulator.New(msemulator.Config{
-		ClientID: msemulator.DevClientID, ClientSecret: "test-secret",
-		RedirectURIs: []string{callbackURL}, Seed: true,
-	})
-	if err != nil {
-		t.Fatalf("msemulator.New = %v", err)
-	}
-	server := httptest.NewServer(emu)
-	t.Cleanup(server.Close)
-	emu.SetBaseURL(server.URL)
+	emu, server := testkit.Emulator(t, "test-secret", callbackURL)
 
-	secret, err := vault.GenerateKey()
-	if err != nil {
-		t.Fatalf("GenerateKey = %v", err)
-	}
-	keys, err := vault.NewKeyring(vault.Key{ID: "k1", Secret: secret})
-	if err != nil {
-		t.Fatalf("NewKeyring = %v", err)
-	}
-	clock := &callbackClock{now: time.Now().UTC()}
+	keys := testkit.Keyring(t)
+	clock := testkit.NewClock(time.Now().UTC())
 	store := vault.NewStore(d, keys, clock.Now)
 	svc, err := oauth.New(oauth.Config{
 		ClientID: msemulator.DevClientID, ClientSecret: "test-secret",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/db/dbtest"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/vault"
 )
 
@@ -199,17 +200,10 @@ func checkReply(t *testing.T, d *db.DB, tc replyCase) {
 
 // fakeEndpointService returns a service whose token endpoint is url, with
 // a settable clock.
-func fakeEndpointService(t *testing.T, d *db.DB, url string) (*Service, *lifecycleClock) {
+func fakeEndpointService(t *testing.T, d *db.DB, url string) (*Service, *testkit.Clock) {
 	t.Helper()
-	secret, err := vault.GenerateKey()
-	if err != nil {
-		t.Fatalf("GenerateKey = %v", err)
-	}
-	keys, err := vault.NewKeyring(vault.Key{ID: "k1", Secret: secret})
-	if err != nil {
-		t.Fatalf("NewKeyring = %v", err)
-	}
-	clock := &lifecycleClock{now: time.Now().UTC()}
+	keys := testkit.Keyring(t)
+	clock := testkit.NewClock(time.Now().UTC())
 	s, err := New(Config{
 		ClientID: "client-1", ClientSecret: "secret-1", AuthorityURL: url,
 		RedirectURL: lifecycleRedirect, AppURL: "https://app.wintro.test", Now: clock.Now,

@@ -6,12 +6,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/identity"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/msemulator"
 	"github.com/wintro/teams-messaging/vault"
 )
@@ -20,24 +20,6 @@ import (
 // called in-process, so nothing is served there.
 const lifecycleRedirect = "https://api.wintro.test/oauth/callback"
 
-// lifecycleClock is a settable clock shared by every replica of a rig.
-type lifecycleClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *lifecycleClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *lifecycleClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // lifecycleRig is one database and one Microsoft emulator on loopback,
 // shared by any number of service replicas, each with its own store and
 // singleflight group, as separate processes would have.
@@ -45,33 +27,17 @@ type lifecycleRig struct {
 	t      testing.TB
 	db     *db.DB
 	keys   *vault.Keyring
-	clock  *lifecycleClock
+	clock  *testkit.Clock
 	emu    *msemulator.Emulator
 	emuURL string
 }
 
 func newLifecycleRig(t testing.TB, d *db.DB) *lifecycleRig {
 	t.Helper()
-	emu, err := msemulator.New(msemulator.Config{
-		ClientID: msemulator.DevClientID, ClientSecret: "test-secret",
-		RedirectURIs: []string{lifecycleRedirect}, Seed: true,
-	})
-	if err != nil {
-		t.Fatalf("msemulator.New = %v", err)
-	}
-	server := httptest.NewServer(emu)
-	t.Cleanup(server.Close)
-	emu.SetBaseURL(server.URL)
+	emu, server := testkit.Emulator(t, "test-secret", lifecycleRedirect)
 
-	secret, err := vault.GenerateKey()
-	if err != nil {
-		t.Fatalf("GenerateKey = %v", err)
-	}
-	keys, err := vault.NewKeyring(vault.Key{ID: "k1", Secret: secret})
-	if err != nil {
-		t.Fatalf("NewKeyring = %v", err)
-	}
-	clock := &lifecycleClock{now: time.Now().UTC()}
+	keys := testkit.Keyring(t)
+	clock := testkit.NewClock(time.Now().UTC())
 	return &lifecycleRig{t: t, db: d, keys: keys, clock: clock, emu: emu, emuURL: server.URL}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/db/dbtest"
 	"github.com/wintro/teams-messaging/identity"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/msemulator"
 	"github.com/wintro/teams-messaging/msgraph"
 	"github.com/wintro/teams-messaging/oauth"
@@ -53,16 +54,7 @@ type harnessOptions struct {
 // emulator's demo recruiter.
 func newHarness(t testing.TB, d *db.DB, opts harnessOptions) *harness {
 	t.Helper()
-	emu, err := msemulator.New(msemulator.Config{
-		ClientID: msemulator.DevClientID, ClientSecret: testClientSecret,
-		RedirectURIs: []string{testRedirectURL}, Seed: true,
-	})
-	if err != nil {
-		t.Fatalf("msemulator.New: %v", err)
-	}
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	emu.SetBaseURL(srv.URL)
+	emu, srv := testkit.Emulator(t, testClientSecret, testRedirectURL)
 
 	h := &harness{t: t, db: d, emulator: emu, emuServer: srv, wire: &wireRecorder{next: srv.Client().Transport}}
 	h.oauth = newOAuth(t, d, srv)
@@ -71,6 +63,7 @@ func newHarness(t testing.TB, d *db.DB, opts harnessOptions) *harness {
 	if opts.service != nil {
 		opts.service(&cfg)
 	}
+	var err error
 	if h.svc, err = New(cfg); err != nil {
 		t.Fatalf("teams.New: %v", err)
 	}

@@ -10,28 +10,11 @@ import (
 
 	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/identity"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/msemulator"
 	"github.com/wintro/teams-messaging/oauth"
 	"github.com/wintro/teams-messaging/vault"
 )
-
-// clock is a settable test clock, safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func TestIdempotentReplay(t *testing.T) {
 	eachDB(t, func(t *testing.T, d *db.DB) {
@@ -125,7 +108,7 @@ func TestIdempotentConcurrentRequests(t *testing.T) {
 
 func TestPendingSend(t *testing.T) {
 	eachDB(t, func(t *testing.T, d *db.DB) {
-		clk := &clock{now: time.Now()}
+		clk := testkit.NewClock(time.Now())
 		h := newHarness(t, d, harnessOptions{service: func(c *Config) {
 			c.Now, c.PendingWait = clk.Now, 50*time.Millisecond
 		}})
@@ -157,7 +140,7 @@ func TestPendingSend(t *testing.T) {
 
 func TestIdempotencyTTL(t *testing.T) {
 	eachDB(t, func(t *testing.T, d *db.DB) {
-		clk := &clock{now: time.Now()}
+		clk := testkit.NewClock(time.Now())
 		h := newHarness(t, d, harnessOptions{service: func(c *Config) { c.Now = clk.Now }})
 		in := SendInput{RecipientEmail: msemulator.DemoAdaMail, Content: "day one", IdempotencyKey: "ttl-1"}
 		if _, err := h.send(in); err != nil {
@@ -188,7 +171,7 @@ func TestIdempotencyTTL(t *testing.T) {
 }
 
 func TestExpiredRecordTakenOverWithoutPurge(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	h := newHarness(t, sqliteDB(t), harnessOptions{service: func(c *Config) { c.Now = clk.Now }})
 	in := SendInput{RecipientEmail: msemulator.DemoAdaMail, Content: "old", IdempotencyKey: "old-1"}
 	if _, err := h.send(in); err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/msemulator"
 )
 
@@ -79,7 +80,7 @@ func TestUsedMarks(t *testing.T) {
 }
 
 func TestSendRateLimited(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	h := newHarness(t, sqliteDB(t), harnessOptions{service: func(c *Config) {
 		c.Now, c.RateLimit, c.RateBurst = clk.Now, 1, 2
 	}})

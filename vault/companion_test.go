@@ -9,12 +9,13 @@ import (
 
 	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/db/dbtest"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/vault"
 )
 
 // companionStore returns a store over d with recruiter r1 connected, and
 // creates the table the test companion writes to, once per recruiter.
-func companionStore(t *testing.T, d *db.DB) (*vault.Store, *testClock, *vault.Connection) {
+func companionStore(t *testing.T, d *db.DB) (*vault.Store, *testkit.Clock, *vault.Connection) {
 	t.Helper()
 	if _, err := d.Exec(`CREATE TABLE companion_log (recruiter_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL)`); err != nil {
 		t.Fatalf("create table: %v", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/db/dbtest"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/vault"
 )
 
@@ -254,7 +255,7 @@ func TestRecordConnectError(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		setup      func(t *testing.T, s *vault.Store, clock *testClock)
+		setup      func(t *testing.T, s *vault.Store, clock *testkit.Clock)
 		pending    bool
 		wantStatus vault.Status
 		wantReason vault.ExpiredReason
@@ -262,15 +263,15 @@ func TestRecordConnectError(t *testing.T) {
 	}{
 		{"new declined", nil, false, vault.StatusDisconnected, "", false},
 		{"new pending", nil, true, vault.StatusPendingAdminApproval, "", false},
-		{"connected", func(t *testing.T, s *vault.Store, c *testClock) { connect(t, s, c, "r1") }, false, vault.StatusConnected, "", true},
-		{"connected pending", func(t *testing.T, s *vault.Store, c *testClock) { connect(t, s, c, "r1") }, true, vault.StatusConnected, "", true},
-		{"expired", func(t *testing.T, s *vault.Store, c *testClock) {
+		{"connected", func(t *testing.T, s *vault.Store, c *testkit.Clock) { connect(t, s, c, "r1") }, false, vault.StatusConnected, "", true},
+		{"connected pending", func(t *testing.T, s *vault.Store, c *testkit.Clock) { connect(t, s, c, "r1") }, true, vault.StatusConnected, "", true},
+		{"expired", func(t *testing.T, s *vault.Store, c *testkit.Clock) {
 			conn := connect(t, s, c, "r1")
 			if err := s.MarkExpired(context.Background(), conn.ID, 0, vault.ReasonAccessRevoked); err != nil {
 				t.Fatalf("MarkExpired = %v", err)
 			}
 		}, false, vault.StatusExpired, vault.ReasonAccessRevoked, false},
-		{"expired pending", func(t *testing.T, s *vault.Store, c *testClock) {
+		{"expired pending", func(t *testing.T, s *vault.Store, c *testkit.Clock) {
 			conn := connect(t, s, c, "r1")
 			if err := s.MarkExpired(context.Background(), conn.ID, 0, vault.ReasonAccessRevoked); err != nil {
 				t.Fatalf("MarkExpired = %v", err)

@@ -3,38 +3,21 @@ package vault_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wintro/teams-messaging/db"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/vault"
 )
 
-// testClock is a settable clock, safe for concurrent use.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newTestClock returns a clock set to a fixed time.
+func newTestClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // newStore returns a store over d with a one-key keyring ("k1").
-func newStore(t *testing.T, d *db.DB) (*vault.Store, *testClock) {
+func newStore(t *testing.T, d *db.DB) (*vault.Store, *testkit.Clock) {
 	t.Helper()
 	clock := newTestClock()
 	keys := mustKeyring(t, vault.Key{ID: "k1", Secret: mustKey(t)})
@@ -51,7 +34,7 @@ func tokensFor(recruiterID string, n int, expires time.Time) vault.Tokens {
 }
 
 // connect saves a CONNECTED connection for recruiterID with tokensFor(…, 0).
-func connect(t *testing.T, s *vault.Store, clock *testClock, recruiterID string) *vault.Connection {
+func connect(t *testing.T, s *vault.Store, clock *testkit.Clock, recruiterID string) *vault.Connection {
 	t.Helper()
 	c := &vault.Connection{
 		RecruiterID:   recruiterID,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/db/dbtest"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/vault"
 )
 
@@ -17,7 +18,7 @@ import (
 // access token it is given expires within 5 minutes, counting real refreshes.
 // A real refresh pauses like a token endpoint call would, so that callers
 // without the lock would read the stale row meanwhile.
-func staleRefresher(clock *testClock, refreshes *atomic.Int64) func(context.Context, *vault.Connection) (vault.RefreshOutcome, error) {
+func staleRefresher(clock *testkit.Clock, refreshes *atomic.Int64) func(context.Context, *vault.Connection) (vault.RefreshOutcome, error) {
 	return func(_ context.Context, c *vault.Connection) (vault.RefreshOutcome, error) {
 		if c.Tokens.AccessExpiresAt.After(clock.Now().Add(5 * time.Minute)) {
 			return vault.RefreshOutcome{}, nil // fresh: another caller refreshed it

@@ -11,11 +11,12 @@ import (
 
 	"github.com/wintro/teams-messaging/db"
 	"github.com/wintro/teams-messaging/db/dbtest"
+	"github.com/wintro/teams-messaging/internal/testkit"
 	"github.com/wintro/teams-messaging/vault"
 )
 
 // seedUnderKey stores n connections and n connect requests sealed by key.
-func seedUnderKey(t *testing.T, d *db.DB, clock *testClock, key vault.Key, n int) []*vault.Connection {
+func seedUnderKey(t *testing.T, d *db.DB, clock *testkit.Clock, key vault.Key, n int) []*vault.Connection {
 	t.Helper()
 	s := vault.NewStore(d, mustKeyring(t, key), clock.Now)
 	var conns []*vault.Connection
