@@ -22,7 +22,7 @@ type setting struct {
 var settings = []setting{
 	{"WINTRO_ENV", "development", "development or production; production adds fail-closed checks at start"},
 	{"DATABASE_URL", "sqlite:./data/wintro-teams.db", "postgres://… (PostgreSQL via lib/pq) or sqlite:PATH (embedded SQLite)"},
-	{"WINTRO_DB_MAX_CONNS", "20", "maximum open PostgreSQL connections per replica in the main pool; the pool that writes send outcomes adds a quarter of it (at least 2)"},
+	{"WINTRO_DB_MAX_CONNS", "20", "maximum open PostgreSQL connections per replica in the main pool; the pool that writes send outcomes adds 2"},
 	{"WINTRO_LISTEN_ADDR", ":8080 (127.0.0.1:8080 in dev mode)", "address the HTTP server listens on; dev mode listens on loopback only because its pages carry a dev token"},
 	{"WINTRO_PUBLIC_URL", "http://localhost:{port}", "external base URL of this service; the redirect URI is {WINTRO_PUBLIC_URL}/oauth/callback"},
 	{"WINTRO_APP_URL", "WINTRO_PUBLIC_URL in dev mode", "the SPA's origin: CORS allowlist and where the callback sends the browser back"},

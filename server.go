@@ -178,7 +178,9 @@ func (a *app) openDatabase(ctx context.Context) error {
 	if d.Dialect == db.Postgres {
 		// Send outcomes are written without waiting for the WAL flush: see
 		// teams.Config.OutcomeDB for why losing one in a crash is safe.
-		outcome, err := db.OpenWith(ctx, withQueryParam(a.cfg.DatabaseURL, "synchronous_commit", "off"), db.Options{MaxOpenConns: max(2, a.cfg.DBMaxConns/4)})
+		// One goroutine writes the outcomes, in batches, so at most one
+		// statement runs on this pool at a time: two connections are plenty.
+		outcome, err := db.OpenWith(ctx, withQueryParam(a.cfg.DatabaseURL, "synchronous_commit", "off"), db.Options{MaxOpenConns: 2})
 		if err != nil {
 			d.Close()
 			return fmt.Errorf("open database for send outcomes: %w", err)
