@@ -536,7 +536,7 @@ type Query {
 type Mutation {
   "Starts connecting: returns the Microsoft sign-in URL the browser must open."
   connectTeams(input: ConnectTeamsInput): ConnectTeamsPayload!
-  "Removes the connection and every stored token of the caller at once."
+  "Removes the connection and every stored token of the caller at once. Records of sent messages (never their content) stay until their idempotency keys expire, so a send repeated after connecting again is not posted twice."
   disconnectTeams: DisconnectTeamsPayload!
   "Sends a Teams 1:1 chat message as the caller."
   sendTeamsMessage(input: SendTeamsMessageInput!): SendTeamsMessagePayload!
@@ -632,7 +632,7 @@ input SendTeamsMessageInput {
   recipientId: ID
   content: String!
   format: MessageFormat = TEXT
-  "A repeat with the same key returns the first result and sends nothing."
+  "A repeat with the same key returns the first result and sends nothing, also after a disconnect and a new connect."
   idempotencyKey: String
 }
 

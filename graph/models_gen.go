@@ -55,7 +55,7 @@ type SendTeamsMessageInput struct {
 	RecipientID    *string        `json:"recipientId,omitempty"`
 	Content        string         `json:"content"`
 	Format         *MessageFormat `json:"format,omitempty"`
-	// A repeat with the same key returns the first result and sends nothing.
+	// A repeat with the same key returns the first result and sends nothing, also after a disconnect and a new connect.
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 

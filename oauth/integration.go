@@ -70,13 +70,12 @@ func needsAdminConsent(conn *vault.Connection) bool {
 	return false
 }
 
-// Disconnect removes the recruiter's connection and every token, connect
-// request, cached chat and sent-message record at once.
+// Disconnect removes the recruiter's connection, every token, the open
+// connect requests and the cached chats at once. The sent-message records
+// stay until they expire, so an idempotency key keeps its meaning across a
+// reconnect; DeleteRecruiter removes them too.
 func (s *Service) Disconnect(ctx context.Context, recruiterID string) error {
-	if _, err := s.store.DeleteRecruiter(ctx, recruiterID); err != nil {
-		return fmt.Errorf("delete connection: %w", err)
-	}
-	return nil
+	return s.store.Disconnect(ctx, recruiterID)
 }
 
 // DeleteRecruiter removes everything stored for a deleted Wintro account.

@@ -278,3 +278,29 @@ func TestKeyNotClaimedWithoutConnection(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyOutlivesDisconnect repeats a send after the recruiter disconnected
+// and connected again: the repeat returns the first message and posts
+// nothing.
+func TestKeyOutlivesDisconnect(t *testing.T) {
+	eachDB(t, func(t *testing.T, d *db.DB) {
+		h := newHarness(t, d, harnessOptions{})
+		in := SendInput{RecipientEmail: msemulator.DemoAdaMail, Content: "before the reconnect", IdempotencyKey: "reconnect-1"}
+		first, err := h.send(in)
+		if err != nil {
+			t.Fatalf("first Send = %v", err)
+		}
+
+		if err := h.oauth.Disconnect(t.Context(), testRecruiterID); err != nil {
+			t.Fatalf("Disconnect = %v", err)
+		}
+		h.connect(h.recruiter, msemulator.DemoRecruiterUPN)
+		again, err := h.send(in)
+		if err != nil || !again.Deduplicated || again.MessageID != first.MessageID {
+			t.Errorf("repeat after reconnecting = %+v, %v; want message %s, deduplicated", again, err, first.MessageID)
+		}
+		if got := len(h.messages()); got != 1 {
+			t.Errorf("emulator holds %d messages, want 1", got)
+		}
+	})
+}

@@ -188,10 +188,31 @@ func (s *Store) TouchLastUsed(ctx context.Context, connectionID string) error {
 // connections, connect_requests, chat_cache and sent_messages, and returns
 // how many rows it deleted. Deleting a recruiter with no rows returns 0.
 func (s *Store) DeleteRecruiter(ctx context.Context, recruiterID string) (int64, error) {
+	n, err := s.deleteRows(ctx, recruiterID, "chat_cache", "sent_messages", "connect_requests", "connections")
+	if err != nil {
+		return 0, fmt.Errorf("delete recruiter: %w", err)
+	}
+	return n, nil
+}
+
+// Disconnect deletes, in one transaction, the recruiter's connection with
+// its tokens, chat cache and open connect requests. The sent-message
+// records stay until they expire: they hold no content and no token, and
+// they keep a send repeated after a reconnect from being posted twice.
+func (s *Store) Disconnect(ctx context.Context, recruiterID string) error {
+	if _, err := s.deleteRows(ctx, recruiterID, "chat_cache", "connect_requests", "connections"); err != nil {
+		return fmt.Errorf("disconnect: %w", err)
+	}
+	return nil
+}
+
+// deleteRows deletes the recruiter's rows from tables, in that order and
+// in one transaction, and returns how many it deleted. chat_cache must come
+// before connections, so its rows count before the cascade removes them.
+func (s *Store) deleteRows(ctx context.Context, recruiterID string, tables ...string) (int64, error) {
 	var total int64
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// chat_cache goes first, so its rows count before the cascade would remove them.
-		for _, table := range []string{"chat_cache", "sent_messages", "connect_requests", "connections"} {
+		for _, table := range tables {
 			res, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE recruiter_id = ?`), recruiterID)
 			if err != nil {
 				return fmt.Errorf("delete from %s: %w", table, err)
@@ -204,10 +225,7 @@ func (s *Store) DeleteRecruiter(ctx context.Context, recruiterID string) (int64,
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("delete recruiter: %w", err)
-	}
-	return total, nil
+	return total, err
 }
 
 // CountByStatus returns how many connections have each status.

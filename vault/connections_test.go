@@ -490,3 +490,37 @@ func rawBytes(v any) []byte {
 		return []byte(fmt.Sprint(v))
 	}
 }
+
+// TestDisconnectKeepsSentRecords checks that a disconnect deletes the
+// connection, its chats and open connect requests, and keeps the
+// sent-message records that make idempotency keys work across a reconnect.
+func TestDisconnectKeepsSentRecords(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s, clock := newStore(t, d)
+		c := connect(t, s, clock, "r1")
+		addChat(t, d, c.ID, "r1", "colleague-1")
+		addSentMessage(t, d, "r1", "key-1")
+		req := vault.ConnectRequest{StateHash: "h-r1", Kind: vault.KindConnect, RecruiterID: "r1",
+			Verifier: "v", ExpiresAt: clock.Now().Add(time.Minute)}
+		if err := s.CreateConnectRequest(ctx, req); err != nil {
+			t.Fatalf("CreateConnectRequest = %v", err)
+		}
+
+		if err := s.Disconnect(ctx, "r1"); err != nil {
+			t.Fatalf("Disconnect = %v", err)
+		}
+		for _, table := range []string{"connections", "connect_requests", "chat_cache"} {
+			if got := countRows(t, d, table, "recruiter_id = ?", "r1"); got != 0 {
+				t.Errorf("%s rows after Disconnect = %d, want 0", table, got)
+			}
+		}
+		if got := countRows(t, d, "sent_messages", "recruiter_id = ?", "r1"); got != 1 {
+			t.Errorf("sent_messages rows after Disconnect = %d, want 1", got)
+		}
+		if err := s.Disconnect(ctx, "r1"); err != nil {
+			t.Errorf("Disconnect again = %v, want nil", err)
+		}
+	})
+}
