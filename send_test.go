@@ -151,6 +151,17 @@ func TestSendTeamsMessageOutcomes(t *testing.T) {
 	if got := send("server error", "o-2").code(); got != "MESSAGE_OUTCOME_UNKNOWN" {
 		t.Errorf("send with a 503 on the message POST: code %q, want MESSAGE_OUTCOME_UNKNOWN", got)
 	}
+	// The operator sees the failure with the recruiter and the request.
+	logged := false
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		if strings.Contains(line, "graphql operation failed upstream") {
+			logged = strings.Contains(line, `"recruiter_id":"recruiter-1"`) && strings.Contains(line, `"request_id":"`)
+			break
+		}
+	}
+	if !logged {
+		t.Errorf("log has no failure line with recruiter_id and request_id:\n%s", s.logs.String())
+	}
 
 	r := send("over the limit", "o-3")
 	if r.code() != "RATE_LIMITED" || r.Errors[0].Extensions["retryAfterSeconds"] == nil {

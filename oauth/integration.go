@@ -75,7 +75,11 @@ func needsAdminConsent(conn *vault.Connection) bool {
 // stay until they expire, so an idempotency key keeps its meaning across a
 // reconnect; DeleteRecruiter removes them too.
 func (s *Service) Disconnect(ctx context.Context, recruiterID string) error {
-	return s.store.Disconnect(ctx, recruiterID)
+	if err := s.store.Disconnect(ctx, recruiterID); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "teams disconnected", "recruiter_id", recruiterID)
+	return nil
 }
 
 // DeleteRecruiter removes everything stored for a deleted Wintro account.

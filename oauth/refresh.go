@@ -191,11 +191,11 @@ func (s *Service) refreshFailed(ctx context.Context, c *vault.Connection, err er
 	if kind == failureConfig {
 		s.log.ErrorContext(ctx, "Microsoft rejected the service's token request; the connection is kept. "+
 			"Check WINTRO_MS_CLIENT_ID, WINTRO_MS_CLIENT_SECRET (the secret's value, not its id) and WINTRO_MS_TENANT",
-			"connection_id", c.ID, "retry_in", wait, "failures", failures, "error", err)
+			"connection_id", c.ID, "recruiter_id", c.RecruiterID, "retry_in", wait, "failures", failures, "error", err)
 		return outcome, RefreshMisconfigured, fmt.Errorf("%w: %w", ErrMisconfigured, err)
 	}
 	s.log.WarnContext(ctx, "token refresh failed; connection kept, retrying after a backoff",
-		"connection_id", c.ID, "retry_in", wait, "failures", failures, "error", err)
+		"connection_id", c.ID, "recruiter_id", c.RecruiterID, "retry_in", wait, "failures", failures, "error", err)
 	return outcome, RefreshTransient, fmt.Errorf("%w: %w", ErrUpstreamUnavailable, err)
 }
 

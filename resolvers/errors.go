@@ -59,22 +59,26 @@ func ErrorPresenter(log *slog.Logger, requestID func(context.Context) string) gr
 		}
 		original = gqlErr.Err
 
+		id := ""
+		if requestID != nil {
+			id = requestID(ctx)
+		}
+		// attrs are the log attributes of a failure: the error, where, and who.
+		attrs := func(extra ...any) []any {
+			a := append(extra, "error", original, "path", gqlErr.Path.String(), "request_id", id)
+			if r, err := identity.FromContext(ctx); err == nil {
+				a = append(a, "recruiter_id", r.ID)
+			}
+			return a
+		}
 		ce, known := classify(original)
 		if !known {
-			id := ""
-			if requestID != nil {
-				id = requestID(ctx)
-			}
 			if !errors.Is(original, context.Canceled) {
-				log.ErrorContext(ctx, "graphql operation failed", "error", original, "path", gqlErr.Path.String(), "request_id", id)
+				log.ErrorContext(ctx, "graphql operation failed", attrs()...)
 			}
 			ce = clientError{code: CodeInternal, message: "Something went wrong on Wintro's side. Try again; if it keeps failing, contact support with request id " + id + ".", ext: map[string]any{"requestId": id}}
 		} else if ce.warn || ce.code == CodeUpstreamUnavailable || ce.code == CodeMessageOutcomeUnknown {
-			id := ""
-			if requestID != nil {
-				id = requestID(ctx)
-			}
-			log.WarnContext(ctx, "graphql operation failed upstream", "error_code", ce.code, "error", original, "path", gqlErr.Path.String(), "request_id", id)
+			log.WarnContext(ctx, "graphql operation failed upstream", attrs("error_code", ce.code)...)
 		}
 
 		gqlErr.Message = ce.message
