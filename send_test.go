@@ -556,3 +556,36 @@ type countingTx struct {
 
 func (t *countingTx) Commit() error   { t.calls.Add(1); return t.Tx.Commit() }
 func (t *countingTx) Rollback() error { t.calls.Add(1); return t.Tx.Rollback() }
+
+// TestUpstreamUnavailableRetryAfter makes the token endpoint fail while the
+// stored access token has expired: the send fails with UPSTREAM_UNAVAILABLE
+// and the seconds the refresh backoff runs, and a repeat at once makes no
+// token call.
+func TestUpstreamUnavailableRetryAfter(t *testing.T) {
+	s, tok := connected(t, "sqlite:"+t.TempDir()+"/test.db")
+	if _, err := s.app.db.Exec(`UPDATE connections SET access_expires_at = ?`, time.Now().Add(-time.Minute).UTC()); err != nil {
+		t.Fatalf("expire the stored access token: %v", err)
+	}
+	s.emulator.AddFault(msemulator.Fault{Method: http.MethodPost, PathPrefix: "/organizations/oauth2/v2.0/token",
+		Status: http.StatusServiceUnavailable, RetryAfter: 30})
+	before := emulatorTokenCalls(s.emulator)
+	send := func(key string) *gqlResponse {
+		return s.graphql(tok, sendMutation, map[string]any{"in": map[string]any{
+			"recipientEmail": msemulator.DemoAdaMail, "content": "hello", "idempotencyKey": key,
+		}}, nil)
+	}
+
+	for i, key := range []string{"u-1", "u-2"} {
+		r := send(key)
+		if r.code() != "UPSTREAM_UNAVAILABLE" {
+			t.Fatalf("send %d: code %q, want UPSTREAM_UNAVAILABLE", i+1, r.code())
+		}
+		secs, _ := r.Errors[0].Extensions["retryAfterSeconds"].(float64)
+		if secs < 25 || secs > 30 {
+			t.Errorf("send %d: retryAfterSeconds = %v, want the token endpoint's Retry-After of 30 s, less the time passed", i+1, r.Errors[0].Extensions["retryAfterSeconds"])
+		}
+	}
+	if got := emulatorTokenCalls(s.emulator) - before; got != 1 {
+		t.Errorf("token endpoint calls = %d, want 1: the second send waits for the backoff", got)
+	}
+}

@@ -522,7 +522,9 @@ var sources = []*ast.Source{
 # NOT_CONNECTED, CONNECTION_EXPIRED, ADMIN_APPROVAL_REQUIRED,
 # MISSING_PERMISSION (with extensions.scope), RECIPIENT_NOT_FOUND,
 # RATE_LIMITED (with extensions.retryAfterSeconds), IDEMPOTENCY_KEY_REUSED,
-# MESSAGE_OUTCOME_UNKNOWN, UPSTREAM_UNAVAILABLE, INTERNAL_SERVER_ERROR.
+# MESSAGE_OUTCOME_UNKNOWN, UPSTREAM_UNAVAILABLE (with extensions.retryAfterSeconds
+# when Microsoft's sign-in service failed and the service waits before calling it
+# again), INTERNAL_SERVER_ERROR.
 
 scalar Time
 

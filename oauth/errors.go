@@ -28,6 +28,29 @@ var (
 	ErrMisconfigured = errors.New("oauth: client credentials rejected")
 )
 
+// UnavailableError is ErrUpstreamUnavailable while the connection's refresh
+// backoff runs: no token endpoint call is made before RetryAfter has passed.
+type UnavailableError struct {
+	RetryAfter time.Duration
+	Cause      error // the token endpoint's failure, or nil when the backoff had already begun
+}
+
+func (e *UnavailableError) Error() string {
+	msg := fmt.Sprintf("%v: next attempt in %s", ErrUpstreamUnavailable, e.RetryAfter.Round(time.Millisecond))
+	if e.Cause != nil {
+		msg += ": " + e.Cause.Error()
+	}
+	return msg
+}
+
+// Unwrap matches ErrUpstreamUnavailable and the cause.
+func (e *UnavailableError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{ErrUpstreamUnavailable}
+	}
+	return []error{ErrUpstreamUnavailable, e.Cause}
+}
+
 // ExpiredError means the connection expired and the recruiter must connect again.
 type ExpiredError struct {
 	Reason vault.ExpiredReason

@@ -134,8 +134,7 @@ func (s *Service) decide(ctx context.Context, req refreshRequest, c *vault.Conne
 	}
 	if c.RefreshRetryAt != nil {
 		if wait := c.RefreshRetryAt.Sub(s.cfg.Now()); wait > 0 {
-			return vault.RefreshOutcome{}, RefreshBackedOff,
-				fmt.Errorf("%w: token endpoint failed recently, next attempt in %s", ErrUpstreamUnavailable, wait.Round(time.Millisecond))
+			return vault.RefreshOutcome{}, RefreshBackedOff, &UnavailableError{RetryAfter: wait}
 		}
 	}
 	return s.redeem(ctx, c)
@@ -196,7 +195,7 @@ func (s *Service) refreshFailed(ctx context.Context, c *vault.Connection, err er
 	}
 	s.log.WarnContext(ctx, "token refresh failed; connection kept, retrying after a backoff",
 		"connection_id", c.ID, "recruiter_id", c.RecruiterID, "retry_in", wait, "failures", failures, "error", err)
-	return outcome, RefreshTransient, fmt.Errorf("%w: %w", ErrUpstreamUnavailable, err)
+	return outcome, RefreshTransient, &UnavailableError{RetryAfter: wait, Cause: err}
 }
 
 // RefreshResult names what a refresh did, for RefreshEvent and metrics.

@@ -3,9 +3,11 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -156,7 +158,13 @@ func classifyOAuth(err error) (clientError, bool) {
 	case errors.Is(err, oauth.ErrAdminApprovalRequired):
 		return clientError{code: CodeAdminApprovalRequired, message: "Your organization must approve Wintro before you can use Microsoft Teams. Send your IT administrator the admin consent link shown in the Teams settings."}, true
 	case errors.Is(err, oauth.ErrUpstreamUnavailable):
-		return clientError{code: CodeUpstreamUnavailable, message: "Microsoft's sign-in service did not respond. Try again in a minute."}, true
+		var unavailable *oauth.UnavailableError
+		if errors.As(err, &unavailable) {
+			secs := retrySeconds(unavailable.RetryAfter)
+			return clientError{code: CodeUpstreamUnavailable, ext: map[string]any{"retryAfterSeconds": secs},
+				message: fmt.Sprintf("Microsoft's sign-in service is unavailable right now. Try again in %d seconds.", secs)}, true
+		}
+		return clientError{code: CodeUpstreamUnavailable, message: "Microsoft's sign-in service is unavailable right now. Try again in a minute."}, true
 	}
 	return clientError{}, false
 }
@@ -169,10 +177,7 @@ func classifyTeams(err error) (clientError, bool) {
 	case errors.As(err, &input):
 		return clientError{code: CodeBadUserInput, message: "The value of " + input.Field + " " + input.Message + ".", ext: map[string]any{"field": input.Field}}, true
 	case errors.As(err, &limited):
-		secs := int(math.Ceil(limited.RetryAfter.Seconds()))
-		if secs < 1 {
-			secs = 1
-		}
+		secs := retrySeconds(limited.RetryAfter)
 		return clientError{code: CodeRateLimited, message: "Too many messages in a short time. Wait a moment and send again.", ext: map[string]any{"retryAfterSeconds": secs}}, true
 	case errors.As(err, &blocked):
 		return clientError{code: CodeForbidden, warn: true, message: "Microsoft refused the request: your organization's policy, your Teams licence or the recipient's settings block it. Ask your IT administrator (Microsoft request id " + blocked.RequestID + ")."}, true
@@ -188,4 +193,9 @@ func classifyTeams(err error) (clientError, bool) {
 		return clientError{code: CodeUpstreamUnavailable, message: "Microsoft Teams is unavailable right now. Try again in a minute."}, true
 	}
 	return clientError{}, false
+}
+
+// retrySeconds is d in whole seconds, rounded up, and at least 1.
+func retrySeconds(d time.Duration) int {
+	return max(int(math.Ceil(d.Seconds())), 1)
 }
