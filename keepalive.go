@@ -80,5 +80,7 @@ func (m *metrics) observeRefresh(ev oauth.RefreshEvent) {
 	switch ev.Result {
 	case oauth.RefreshOK, oauth.RefreshExpired, oauth.RefreshTransient, oauth.RefreshMisconfigured:
 		m.tokenRefreshes.WithLabelValues(string(ev.Result)).Inc()
+	case oauth.RefreshBackedOff, oauth.RefreshTimedOut:
+		m.refreshSkips.WithLabelValues(string(ev.Result)).Inc()
 	}
 }

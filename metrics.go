@@ -28,6 +28,7 @@ type metrics struct {
 	graphRetries         *prometheus.CounterVec
 	vaultDecryptFailures prometheus.Counter
 	tokenRefreshes       *prometheus.CounterVec
+	refreshSkips         *prometheus.CounterVec
 	refreshLockWait      prometheus.Histogram
 	messages             *prometheus.CounterVec
 	keepAlive            *prometheus.CounterVec
@@ -55,6 +56,10 @@ func newMetrics() *metrics {
 		Name: "wintro_token_refreshes_total",
 		Help: "Token endpoint refreshes by outcome: ok, expired (the grant is dead), transient, misconfigured.",
 	}, []string{"outcome"})
+	m.refreshSkips = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wintro_token_refresh_skips_total",
+		Help: "Refreshes that did not call the token endpoint although the token needed one: backed_off (an earlier call failed and its backoff runs, in any replica) or timed_out (the refresh lock stayed taken).",
+	}, []string{"reason"})
 	m.refreshLockWait = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "wintro_refresh_lock_wait_seconds",
 		Help: "Time spent waiting for a connection's refresh lock.",
@@ -68,7 +73,7 @@ func newMetrics() *metrics {
 		Help: "Connections the keep-alive sweep refreshed, by outcome.",
 	}, []string{"outcome"})
 	m.registry.MustRegister(m.graphqlOperations, m.graphRequests, m.graphRetries, m.vaultDecryptFailures,
-		m.tokenRefreshes, m.refreshLockWait, m.messages, m.keepAlive,
+		m.tokenRefreshes, m.refreshSkips, m.refreshLockWait, m.messages, m.keepAlive,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

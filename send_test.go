@@ -588,4 +588,13 @@ func TestUpstreamUnavailableRetryAfter(t *testing.T) {
 	if got := emulatorTokenCalls(s.emulator) - before; got != 1 {
 		t.Errorf("token endpoint calls = %d, want 1: the second send waits for the backoff", got)
 	}
+	body := scrape(t, s.server.URL+"/metrics")
+	for series, want := range map[string]string{
+		`wintro_token_refreshes_total{outcome="transient"}`:     "1",
+		`wintro_token_refresh_skips_total{reason="backed_off"}`: "1",
+	} {
+		if got := seriesValue(body, series); got != want {
+			t.Errorf("%s = %q, want %s", series, got, want)
+		}
+	}
 }
