@@ -94,7 +94,7 @@ func TestRefreshOutcomes(t *testing.T) {
 		wantStatus  vault.Status
 		wantTokens  bool
 		wantVersion int64 // added to the saved version
-		refused     bool  // the outcome sets more than one thing
+		rejected    bool  // the outcome sets more than one thing
 	}{
 		{"no change", vault.RefreshOutcome{}, nil, nil, vault.StatusConnected, true, 0, false},
 		{"expire", vault.RefreshOutcome{Expire: vault.ReasonAccessRevoked}, nil, nil, vault.StatusExpired, false, 1, false},
@@ -113,7 +113,7 @@ func TestRefreshOutcomes(t *testing.T) {
 				out, err := s.Refresh(ctx, c.ID, func(context.Context, *vault.Connection) (vault.RefreshOutcome, error) {
 					return tt.outcome, tt.fnErr
 				})
-				if tt.refused {
+				if tt.rejected {
 					if err == nil {
 						t.Errorf("Refresh(%s) = nil error, want one", tt.name)
 					}
@@ -133,7 +133,7 @@ func TestRefreshOutcomes(t *testing.T) {
 						got.Status, got.HasTokens, got.Version, tt.wantStatus, tt.wantTokens, c.Version+tt.wantVersion)
 				}
 				wantFailures, wantRetry := 0, (*time.Time)(nil)
-				if tt.outcome.Failure != nil && !tt.refused {
+				if tt.outcome.Failure != nil && !tt.rejected {
 					wantFailures, wantRetry = failure.Failures, &retryAt
 				}
 				if got.RefreshFailures != wantFailures || (got.RefreshRetryAt == nil) != (wantRetry == nil) ||
